@@ -1,0 +1,151 @@
+"""Worker verbs (``start``, ``dev``) and ``list``: they share how a pool is put together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from openrtc.cli.flags import settings_command
+
+if TYPE_CHECKING:
+    from openrtc.pool import AgentPool
+    from openrtc.settings import Setting
+
+OptStr = Optional[str]  # noqa: UP045  typer evaluates these annotations at run time
+
+Url = Annotated[OptStr, typer.Option("--url", help="LiveKit URL [env LIVEKIT_URL]",
+                                     rich_help_panel="Connection")]
+ApiKey = Annotated[OptStr, typer.Option("--api-key", help="API key [env LIVEKIT_API_KEY]",
+                                        rich_help_panel="Connection")]
+ApiSecret = Annotated[OptStr, typer.Option(
+    "--api-secret", help="API secret [env LIVEKIT_API_SECRET]", rich_help_panel="Connection")]
+LogLevel = Annotated[str, typer.Option(
+    "--log-level", envvar="LIVEKIT_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.",
+    rich_help_panel="Connection")]
+AgentsDir = Annotated[OptStr, typer.Argument(
+    help="Directory of agent modules, one agent per file.", show_default=False)]
+AgentsDirOption = Annotated[OptStr, typer.Option(
+    "--agents-dir", help="Same as the AGENTS_DIR argument.", show_default=False)]
+DefaultStt = Annotated[OptStr, typer.Option(
+    "--default-stt", help="STT for agents without their own, e.g. 'deepgram/nova-3'.",
+    rich_help_panel="Agent defaults")]
+DefaultLlm = Annotated[OptStr, typer.Option(
+    "--default-llm", help="LLM for agents without their own.", rich_help_panel="Agent defaults")]
+DefaultTts = Annotated[OptStr, typer.Option(
+    "--default-tts", help="TTS for agents without their own.", rich_help_panel="Agent defaults")]
+DefaultGreeting = Annotated[OptStr, typer.Option(
+    "--default-greeting", help="Greeting instructions for agents without their own.",
+    rich_help_panel="Agent defaults")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _configure_logging(level: str) -> None:
+    name = level.upper()
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise _fail(f"--log-level {level!r} is not a level; use DEBUG, INFO, WARNING or ERROR")
+    logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def build_pool(
+    ctx: typer.Context,
+    agents_dir: str | None,
+    agents_dir_option: str | None,
+    defaults: dict[str, str | None],
+    flags: dict[str, Any],
+) -> AgentPool:
+    """The pool of ``pool.run()``, or a new one from the agents directory; flags applied."""
+    from openrtc.config import AgentConfigError
+    from openrtc.plugins import PluginError
+    from openrtc.pool import AgentPool
+    from openrtc.routing import UnknownStrategyError
+    from openrtc.settings import SettingError
+
+    if agents_dir and agents_dir_option and agents_dir != agents_dir_option:
+        raise _fail("AGENTS_DIR and --agents-dir disagree; give the directory once")
+    directory = agents_dir or agents_dir_option
+    given = getattr(ctx.obj, "pool", None)
+    try:
+        if given is None:
+            if directory is None:
+                raise _fail("no agents directory; run e.g. 'openrtc start ./agents'")
+            pool = AgentPool(**{f"default_{k}": v for k, v in defaults.items()})
+        else:
+            pool = given
+        if directory is not None:
+            pool.discover(directory)
+        pool.apply_flags(flags)
+    except (AgentConfigError, PluginError, SettingError, UnknownStrategyError) as exc:
+        raise _fail(str(exc)) from None
+    return pool
+
+
+def register(app: typer.Typer, settings: Sequence[Setting]) -> None:
+    def make_worker_command(name: str, devmode: bool, summary: str) -> None:
+        @settings_command(settings)
+        def command(
+            ctx: typer.Context,
+            flags: dict[str, Any],
+            agents_dir: AgentsDir = None,
+            agents_dir_option: AgentsDirOption = None,
+            url: Url = None,
+            api_key: ApiKey = None,
+            api_secret: ApiSecret = None,
+            log_level: LogLevel = "DEBUG" if devmode else "INFO",
+            default_stt: DefaultStt = None,
+            default_llm: DefaultLlm = None,
+            default_tts: DefaultTts = None,
+            default_greeting: DefaultGreeting = None,
+        ) -> None:
+            _configure_logging(log_level)
+            defaults = {"stt": default_stt, "llm": default_llm, "tts": default_tts,
+                        "greeting": default_greeting}
+            pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
+            from openrtc.cli.serving import run_worker
+
+            code = run_worker(pool, url=url, api_key=api_key, api_secret=api_secret,
+                              devmode=devmode)
+            raise typer.Exit(code)
+
+        command.__doc__ = summary
+        app.command(name)(command)
+
+    make_worker_command("start", False, "Run a production worker that serves every agent.")
+    make_worker_command("dev", True, "Run a development worker (debug logs, no load limit).")
+
+    @app.command("list")
+    @settings_command(settings)
+    def list_agents(
+        ctx: typer.Context,
+        flags: dict[str, Any],
+        agents_dir: AgentsDir = None,
+        agents_dir_option: AgentsDirOption = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Versioned JSON output.")] = False,
+        plain: Annotated[bool, typer.Option("--plain", help="One agent name per line.")] = False,
+        resources: Annotated[bool, typer.Option("--resources", help="Source file sizes.")] = False,
+        default_stt: DefaultStt = None,
+        default_llm: DefaultLlm = None,
+        default_tts: DefaultTts = None,
+        default_greeting: DefaultGreeting = None,
+    ) -> None:
+        """List the agents a directory registers, with their providers and greeting."""
+        defaults = {"stt": default_stt, "llm": default_llm, "tts": default_tts,
+                    "greeting": default_greeting}
+        pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
+        from openrtc.cli.render import agents_document, agents_table
+
+        document = agents_document(pool, resources=resources)
+        if as_json:
+            typer.echo(json.dumps(document, indent=2))
+        elif plain:
+            for agent in document["agents"]:
+                typer.echo(agent["name"])
+        else:
+            agents_table(document)

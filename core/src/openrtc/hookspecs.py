@@ -1,0 +1,176 @@
+"""Every hook an OpenRTC plugin can implement.
+
+A plugin is a module (or object) exposed through the ``openrtc.plugins`` entry-point group whose
+functions are decorated with :data:`hookimpl` and named after the hooks below. The docstrings in
+this module are the hook reference; ``docs/hooks.md`` is generated from them.
+
+Hooks are synchronous and cheap. They run once per worker (registration, prewarm) or once per
+job (routing, admission, session construction), never per audio frame. Registration hooks return
+*named* strategy objects; the pool selects strategies by configured name, so the order in which
+plugins load never matters. Registration hooks must be free of side effects (no threads, files
+or sockets): ``openrtc plugins list`` calls them to show what each plugin offers, so a strategy
+starts its resources lazily. Implementations may declare any subset of a hook's arguments.
+Plugin modules must not import livekit-agents at module level: ``openrtc plugins list`` loads
+every plugin and stays fast because of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from openrtc.settings import Setting, Settings
+    from openrtc.strategies import (
+        AdmissionRule,
+        IsolationMode,
+        MetricsExporter,
+        Router,
+        SessionSpec,
+        WorkerState,
+    )
+
+PROJECT_NAME = "openrtc"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+class OpenRTCHookSpecs:
+    """The hook specifications, registered on each pool's plugin manager."""
+
+    @hookspec
+    def openrtc_settings(self) -> Sequence[Setting]:
+        """Declare the settings this plugin reads.
+
+        Fires once per plugin manager, before any other hook, so the values are resolved
+        (flag > ``OPENRTC_*`` environment variable > ``AgentPool(plugin_settings=...)`` >
+        default) by the time the registration hooks run.
+
+        :return: ``Setting`` objects. Prefix names with the plugin's short name
+            (``router_prefix.separator``); a name declared twice is an error.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_isolation_modes(self, settings: Settings) -> Sequence[IsolationMode]:
+        """Offer ways to run sessions inside the worker.
+
+        Fires once per pool when the pool is built. The pool uses the mode whose name equals its
+        ``isolation`` setting; an unknown name is an error that lists the installed modes.
+
+        :param settings: the resolved settings (kernel and plugins).
+        :return: ``IsolationMode`` objects, each with a unique name across all plugins.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_routers(self, settings: Settings) -> Sequence[Router]:
+        """Offer routers that map a dispatched job to a registered agent.
+
+        Fires once per pool. Unless the ``routers`` setting names a chain explicitly, every
+        offered router runs in ascending ``priority`` order and the first non-``None`` answer
+        wins. Routing runs once per job, before the job is accepted.
+
+        :param settings: the resolved settings.
+        :return: ``Router`` objects, each with a unique name across all plugins.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_admission_rules(self, settings: Settings) -> Sequence[AdmissionRule]:
+        """Offer rules that may turn a job away before the worker accepts it.
+
+        Fires once per pool. Every rule runs for every job request after routing; the first
+        reason returned rejects the job, which LiveKit then offers to another worker.
+
+        :param settings: the resolved settings.
+        :return: ``AdmissionRule`` objects, each with a unique name across all plugins.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_metrics_exporters(self, settings: Settings) -> Sequence[MetricsExporter]:
+        """Offer exporters for metrics events and periodic runtime snapshots.
+
+        Fires once per pool when the worker starts. Every returned exporter receives every
+        event; exporters must buffer rather than block the event loop, and are closed when the
+        worker stops.
+
+        :param settings: the resolved settings (exporters usually declare their own).
+        :return: ``MetricsExporter`` objects; return none when the exporter is not configured.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_prewarm(self, proc: Any, settings: Settings) -> None:
+        """Load shared models into a worker process before it serves jobs.
+
+        Fires once per worker process that runs sessions: once per worker in coroutine
+        isolation, once per job process in process isolation. Store what you load in
+        ``proc.userdata`` under a key of your own; session hooks read it back through
+        ``SessionSpec.userdata``. A failure here is logged with the plugin name and the fix;
+        it must not crash a live call later.
+
+        :param proc: livekit-agents' ``JobProcess`` for this process.
+        :param settings: the resolved settings.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_session_defaults(self, session: SessionSpec) -> Mapping[str, Any] | None:
+        """Contribute default ``AgentSession`` keyword arguments for one session.
+
+        Fires once per job, before the session is built. Results form the lowest layer of the
+        documented precedence: plugin defaults < pool defaults < agent registration <
+        ``session_kwargs`` < direct keyword arguments of ``add()`` < tenant overrides. Two
+        plugins returning the same key is an error naming both.
+
+        :param session: the agent, job and shared ``userdata`` of the session being built.
+        :return: keyword arguments for ``AgentSession``, or ``None``.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_session_overrides(self, session: SessionSpec) -> Mapping[str, Any] | None:
+        """Override ``AgentSession`` keyword arguments for one session (tenant overrides).
+
+        Fires once per job after every other layer is merged; results win over all of them.
+        Two plugins returning the same key is an error naming both.
+
+        :param session: the agent, job and shared ``userdata`` of the session being built.
+        :return: keyword arguments for ``AgentSession``, or ``None``.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_worker_load(self, state: WorkerState) -> float | None:
+        """Contribute to the load the worker reports to LiveKit.
+
+        Fires every few seconds on the worker. The reported load is the largest
+        contribution, clamped to 0.0..1.0, where 1.0 means no more sessions fit.
+
+        :param state: the worker's session counters.
+        :return: a load fraction, or ``None`` to abstain.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_cli(self, app: typer.Typer) -> None:
+        """Add subcommands to the ``openrtc`` command line.
+
+        Fires once when the command line is built. Register commands on ``app``; keep heavy
+        imports inside the command functions so ``openrtc --help`` stays fast.
+
+        :param app: the root ``typer.Typer`` application.
+        """
+        raise NotImplementedError
+
+
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name in vars(OpenRTCHookSpecs) if name.startswith(f"{PROJECT_NAME}_")
+)

@@ -1,0 +1,187 @@
+"""The per-job path: request -> route once -> admission -> accept -> session -> greeting.
+
+The routing decision is made in the request handler, before accept, and travels with the job as
+participant attributes of the accept call; the entrypoint reads it back and never routes again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from openrtc import events
+from openrtc.config import AgentConfig
+from openrtc.routing import RouterChain, UnknownAgentError
+from openrtc.session import PoolDefaults, assemble, combine_plugin_layer, greeting_for
+from openrtc.settings import Settings
+from openrtc.strategies import (
+    AdmissionRequest,
+    AdmissionRule,
+    RouteDecision,
+    RouteRequest,
+    RoutingError,
+    SessionSpec,
+)
+
+if TYPE_CHECKING:
+    from openrtc.plugins import PluginHost
+    from openrtc.runtime import RuntimeState
+
+logger = logging.getLogger("openrtc.jobs")
+
+AGENT_ATTRIBUTE = "openrtc.agent"
+ROUTER_ATTRIBUTE = "openrtc.router"
+
+
+def decision_attributes(decision: RouteDecision) -> dict[str, str]:
+    return {AGENT_ATTRIBUTE: decision.agent, ROUTER_ATTRIBUTE: decision.router}
+
+
+def decision_from_attributes(attributes: Mapping[str, str]) -> RouteDecision | None:
+    agent = attributes.get(AGENT_ATTRIBUTE)
+    if not agent:
+        return None
+    return RouteDecision(agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"))
+
+
+@attrs.define
+class JobHandlers:
+    """The functions an isolation mode calls; one instance per running pool."""
+
+    host: PluginHost
+    settings: Settings
+    chain: RouterChain
+    admission_rules: Mapping[str, AdmissionRule]
+    agents: Mapping[str, AgentConfig]
+    defaults: PoolDefaults
+    state: RuntimeState
+    emit: Callable[[events.MetricsEvent], None]
+
+    # -- before accept --------------------------------------------------------------------
+
+    def route_request(self, job_id: str, room_name: str, job_md: str, room_md: str) -> RouteDecision:
+        request = RouteRequest(
+            job_id=job_id,
+            room_name=room_name,
+            job_metadata=job_md,
+            room_metadata=room_md,
+            agents=tuple(self.agents),
+        )
+        return self.chain.decide(request)
+
+    def admission_reason(self, job_id: str, room: str, agent: str) -> tuple[str, str] | None:
+        """The first rule that rejects the job, with its reason; draining always rejects."""
+        if self.state.draining:
+            return "draining", "worker is draining and accepts no new sessions"
+        request = AdmissionRequest(
+            job_id=job_id, room_name=room, agent=agent, state=self.state.worker_state()
+        )
+        for name, rule in self.admission_rules.items():
+            reason = rule.check(request)
+            if reason:
+                return name, reason
+        return None
+
+    async def handle_request(self, request: Any) -> None:
+        """livekit ``JobRequest`` handler: decide, then accept or hand the job back."""
+        job = request.job
+        room = job.room.name
+        try:
+            decision = self.route_request(job.id, room, job.metadata, job.room.metadata)
+        except (RoutingError, UnknownAgentError) as exc:
+            logger.warning("declining job %s for room '%s': %s", job.id, room, exc)
+            self._rejected(job.id, room, None, "routing", str(exc))
+            await request.reject(terminate=False)
+            return
+        rejection = self.admission_reason(job.id, room, decision.agent)
+        if rejection is not None:
+            rule, reason = rejection
+            logger.info("declining job %s for agent '%s': %s", job.id, decision.agent, reason)
+            self._rejected(job.id, room, decision.agent, rule, reason)
+            await request.reject(terminate=False)
+            return
+        logger.info(
+            "routing job %s (room '%s') to agent '%s' by router '%s'",
+            job.id, room, decision.agent, decision.router,
+        )
+        self.emit(events.JobRouted(job_id=job.id, room=room, agent=decision.agent,
+                                   router=decision.router))
+        self.state.session_started(job.id, decision.agent, room)
+        self.emit(events.SessionStarted(job_id=job.id, room=room, agent=decision.agent))
+        await request.accept(
+            name=decision.agent,
+            identity=f"agent-{decision.agent}-{job.id}",
+            attributes=decision_attributes(decision),
+        )
+
+    def _rejected(self, job_id: str, room: str, agent: str | None, rule: str, reason: str) -> None:
+        self.state.session_rejected()
+        self.emit(events.AdmissionRejected(job_id=job_id, room=room, agent=agent, rule=rule,
+                                           reason=reason))
+
+    # -- in the process that runs sessions ------------------------------------------------
+
+    def prewarm(self, proc: Any) -> None:
+        self.host.hook.openrtc_prewarm(proc=proc, settings=self.settings)
+
+    def session_kwargs(self, config: AgentConfig, spec: SessionSpec) -> dict[str, Any]:
+        defaults = combine_plugin_layer(
+            self.host.call_each("openrtc_session_defaults", session=spec),
+            "openrtc_session_defaults",
+        )
+        overrides = combine_plugin_layer(
+            self.host.call_each("openrtc_session_overrides", session=spec),
+            "openrtc_session_overrides",
+        )
+        return assemble(
+            plugin_defaults=defaults, pool=self.defaults, agent=config, overrides=overrides
+        )
+
+    async def entrypoint(self, ctx: Any) -> None:
+        """livekit job entrypoint: build the session for the routed agent and greet."""
+        from livekit.agents import AgentSession
+
+        from openrtc.livekit_adapter import accept_attributes
+
+        decision = decision_from_attributes(accept_attributes(ctx))
+        if decision is None:
+            # jobs that never went through the request handler (console, simulated jobs)
+            job = ctx.job
+            decision = self.route_request(job.id, job.room.name, job.metadata,
+                                          job.room.metadata)
+        config = self.agents.get(decision.agent)
+        if config is None:
+            raise UnknownAgentError(
+                f"agent '{decision.agent}' was removed after job {ctx.job.id} was routed to it"
+            )
+        spec = SessionSpec(
+            agent=config.name,
+            job_id=ctx.job.id,
+            room_name=ctx.job.room.name,
+            userdata=ctx.proc.userdata,
+            settings=self.settings,
+        )
+        session: Any = AgentSession(**self.session_kwargs(config, spec))
+        await session.start(agent=config.agent_cls(), room=ctx.room)
+        greeting = greeting_for(self.defaults, config)
+        if greeting:
+            session.generate_reply(instructions=greeting)
+
+
+def parse_metadata(raw: str) -> Mapping[str, Any] | None:
+    """Metadata as a JSON object, or ``None`` when it is empty, not JSON or not an object."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        logger.debug("metadata is not JSON; ignored for routing: %.80r", raw)
+        return None
+    if not isinstance(value, dict):
+        logger.debug("metadata is JSON but not an object; ignored for routing: %.80r", raw)
+        return None
+    return value

@@ -1,0 +1,290 @@
+"""``AgentPool``: many agents, one worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openrtc import discovery
+from openrtc.config import AgentConfig, AgentConfigError, ProviderValue, check_agent_name
+from openrtc.events import RuntimeSnapshot
+from openrtc.plugins import PluginCandidate, PluginRecord, check_blocked_names, find_candidates
+from openrtc.pool_runtime import PoolRuntime
+from openrtc.session import PoolDefaults
+
+if TYPE_CHECKING:
+    from openrtc.settings import Settings
+
+logger = logging.getLogger("openrtc.pool")
+
+
+def _agent_base() -> type:
+    # imported here, not at module level: listing plugins and `openrtc --help` stay light
+    from livekit.agents import Agent
+
+    return Agent
+
+
+class AgentPool:
+    """Registers many livekit ``Agent`` classes and runs them in one worker.
+
+    Every argument is keyword-only and optional. Worker settings follow one precedence:
+    command-line flag > ``OPENRTC_*`` environment variable > this constructor > default.
+
+    :param default_stt: STT for agents that do not set their own (instance or ``provider/model``).
+    :param default_llm: LLM for agents that do not set their own.
+    :param default_tts: TTS for agents that do not set their own.
+    :param default_greeting: instructions for the first reply after the room connects.
+    :param default_session_kwargs: ``AgentSession`` keyword arguments for every agent.
+    :param isolation: isolation mode name (``"coroutine"`` by default, or ``"process"``).
+    :param max_concurrent_sessions: sessions per worker before LiveKit sees it as full.
+    :param consecutive_failure_limit: failed sessions in a row before the worker drains.
+    :param drain_timeout: seconds live sessions get to finish when the worker drains.
+    :param routers: explicit router chain, in order (default: every router by priority).
+    :param disable_plugins: plugin entry-point names to block.
+    :param strict_plugins: make a plugin that fails to load an error instead of a warning.
+    :param plugin_settings: values for settings that plugins declare, by setting name.
+    :param plugins: extra plugin objects registered in-process, by name.
+    """
+
+    def __init__(
+        self,
+        *,
+        default_stt: ProviderValue | None = None,
+        default_llm: ProviderValue | None = None,
+        default_tts: ProviderValue | None = None,
+        default_greeting: str | None = None,
+        default_session_kwargs: Mapping[str, Any] | None = None,
+        isolation: str | None = None,
+        max_concurrent_sessions: int | None = None,
+        consecutive_failure_limit: int | None = None,
+        drain_timeout: float | None = None,
+        routers: Sequence[str] | None = None,
+        disable_plugins: Sequence[str] | None = None,
+        strict_plugins: bool | None = None,
+        plugin_settings: Mapping[str, Any] | None = None,
+        plugins: Mapping[str, object] | None = None,
+    ) -> None:
+        self._defaults = PoolDefaults(
+            stt=default_stt,
+            llm=default_llm,
+            tts=default_tts,
+            greeting=default_greeting,
+            session_kwargs=dict(default_session_kwargs or {}),
+        )
+        kernel_ctor = {
+            "isolation": isolation,
+            "max_concurrent_sessions": max_concurrent_sessions,
+            "consecutive_failure_limit": consecutive_failure_limit,
+            "drain_timeout": drain_timeout,
+            "routers": routers,
+            "disable_plugins": disable_plugins,
+            "strict_plugins": strict_plugins,
+        }
+        self._constructor_settings = {k: v for k, v in kernel_ctor.items() if v is not None}
+        self._constructor_settings.update(plugin_settings or {})
+        self._extra_plugins = dict(plugins or {})
+        self._candidates: list[PluginCandidate] = find_candidates()
+        self._agents: dict[str, AgentConfig] = {}
+        self._runtime = PoolRuntime.build(
+            candidates=self._candidates,
+            constructor=self._constructor_settings,
+            flags={},
+            extra_plugins=self._extra_plugins,
+            agents=self._agents,
+            defaults=self._defaults,
+        )
+        check_blocked_names(self.settings["disable_plugins"], self._candidates)
+
+    # -- settings and plugins -------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """Every resolved setting, the kernel's and the plugins'."""
+        return self._runtime.settings
+
+    @property
+    def isolation(self) -> str:
+        return str(self.settings["isolation"])
+
+    @property
+    def max_concurrent_sessions(self) -> int:
+        return int(self.settings["max_concurrent_sessions"])
+
+    @property
+    def consecutive_failure_limit(self) -> int:
+        return int(self.settings["consecutive_failure_limit"])
+
+    @property
+    def drain_timeout(self) -> float:
+        return float(self.settings["drain_timeout"])
+
+    @property
+    def routers(self) -> tuple[str, ...]:
+        """The router chain in the order routers are asked."""
+        return self._runtime.router_chain.names
+
+    @property
+    def plugins(self) -> list[PluginRecord]:
+        """Every plugin considered, with its status (active, blocked or error)."""
+        return self._runtime.host.records
+
+    def apply_flags(self, flags: Mapping[str, Any]) -> None:
+        """Apply command-line values (highest precedence) and rebuild the plugin set.
+
+        Installed-plugin metadata is not read again; only the selection is re-applied.
+        """
+        if self._runtime.started:
+            raise RuntimeError("settings cannot change while the worker runs; restart it")
+        self._runtime = PoolRuntime.build(
+            candidates=self._candidates,
+            constructor=self._constructor_settings,
+            flags={k: v for k, v in flags.items() if v is not None},
+            extra_plugins=self._extra_plugins,
+            agents=self._agents,
+            defaults=self._defaults,
+        )
+
+    # -- registration ---------------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        agent_cls: type,
+        *,
+        stt: ProviderValue | None = None,
+        llm: ProviderValue | None = None,
+        tts: ProviderValue | None = None,
+        greeting: str | None = None,
+        session_kwargs: Mapping[str, Any] | None = None,
+        source_path: Path | None = None,
+        **session_options: Any,
+    ) -> AgentConfig:
+        """Register ``agent_cls`` (a livekit ``Agent`` subclass) under ``name``.
+
+        Extra keyword arguments go to ``AgentSession`` and win over the same keys in
+        ``session_kwargs``.
+        """
+        check_agent_name(name)
+        if name in self._agents:
+            raise AgentConfigError(
+                f"agent '{name}' is already registered; pick another name or "
+                f"remove('{name}') first"
+            )
+        base = _agent_base()
+        if not isinstance(agent_cls, type) or not issubclass(agent_cls, base):
+            shown = agent_cls.__name__ if isinstance(agent_cls, type) else repr(agent_cls)
+            raise AgentConfigError(
+                f"agent '{name}': {shown} is not a subclass of livekit.agents.Agent; pass the "
+                "Agent class itself (not an instance)"
+            )
+        if session_kwargs is not None and not isinstance(session_kwargs, Mapping):
+            raise AgentConfigError(
+                f"agent '{name}': session_kwargs must be a mapping of AgentSession arguments"
+            )
+        config = AgentConfig(
+            name=name,
+            agent_cls=agent_cls,
+            stt=stt,
+            llm=llm,
+            tts=tts,
+            greeting=greeting,
+            session_kwargs=session_kwargs,
+            session_options=session_options,
+            source_path=source_path,
+        )
+        self._agents[name] = config
+        return config
+
+    def discover(self, directory: str | Path) -> list[AgentConfig]:
+        """Register one agent per module of ``directory`` (files starting with ``_`` skipped).
+
+        A module's agent is its ``@agent_config`` class(es), or its only ``Agent`` subclass;
+        the name defaults to the file name. Nothing is registered if any module fails.
+        """
+        base = _agent_base()
+        found: list[discovery.DiscoveredAgent] = []
+        for path in discovery.agent_modules(Path(directory)):
+            module = discovery.load_module(path)
+            found.extend(discovery.agents_in_module(module, path, base))
+        names = [agent.name for agent in found]
+        for agent in found:
+            if names.count(agent.name) > 1 or agent.name in self._agents:
+                raise AgentConfigError(
+                    f"agent '{agent.name}' from {agent.source_path} is already registered; give "
+                    "it another name with @agent_config(name=...)"
+                )
+            check_agent_name(agent.name, where=f"agent name from {agent.source_path.name}")
+        return [
+            self.add(
+                agent.name,
+                agent.agent_cls,
+                stt=agent.config.stt,
+                llm=agent.config.llm,
+                tts=agent.config.tts,
+                greeting=agent.config.greeting,
+                session_kwargs=agent.config.session_kwargs,
+                source_path=agent.source_path,
+            )
+            for agent in found
+        ]
+
+    def list_agents(self) -> list[str]:
+        """Registered agent names in registration order."""
+        return list(self._agents)
+
+    def get(self, name: str) -> AgentConfig:
+        try:
+            return self._agents[name]
+        except KeyError:
+            raise KeyError(self._unknown(name)) from None
+
+    def remove(self, name: str) -> AgentConfig:
+        """Unregister an agent; sessions already running keep going."""
+        try:
+            return self._agents.pop(name)
+        except KeyError:
+            raise KeyError(self._unknown(name)) from None
+
+    def _unknown(self, name: str) -> str:
+        registered = ", ".join(self._agents) or "none"
+        return f"agent '{name}' is not registered; registered: {registered}"
+
+    # -- running --------------------------------------------------------------------------
+
+    def runtime_snapshot(self) -> RuntimeSnapshot:
+        """Counters of this pool's worker: active, started, succeeded, failed, per agent."""
+        return self._runtime.state.snapshot()
+
+    async def serve(
+        self,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        devmode: bool = False,
+        http_port: int = 0,
+    ) -> None:
+        """Register with LiveKit and serve jobs until the worker drains or is closed.
+
+        Connection values fall back to ``LIVEKIT_URL``, ``LIVEKIT_API_KEY`` and
+        ``LIVEKIT_API_SECRET``.
+        """
+        await self._runtime.serve(
+            url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, http_port=http_port
+        )
+
+    async def drain(self, reason: str = "drain requested") -> None:
+        """Stop taking jobs, let live sessions finish (up to ``drain_timeout``), then stop."""
+        await self._runtime.drain(reason)
+
+    def run(self, argv: Sequence[str] | None = None) -> None:
+        """Run the ``openrtc`` command line for this pool (``start``, ``dev``, ``console``...).
+
+        Without ``argv`` the process arguments are used, so ``python app.py start`` works.
+        """
+        from openrtc.cli import run_pool_cli
+
+        run_pool_cli(self, argv)

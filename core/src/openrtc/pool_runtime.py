@@ -1,0 +1,214 @@
+"""What a pool is built into: plugins, resolved settings, chosen strategies, counters, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from openrtc import events
+from openrtc.config import AgentConfig
+from openrtc.jobs import JobHandlers
+from openrtc.plugins import PluginCandidate, PluginHost, load_plugins
+from openrtc.pool_settings import KERNEL_SETTINGS, PLUGIN_SELECTION
+from openrtc.routing import RouterChain, select
+from openrtc.runtime import RuntimeState
+from openrtc.session import PoolDefaults
+from openrtc.settings import Settings, resolve
+from openrtc.strategies import (
+    AdmissionRule,
+    IsolationMode,
+    JobEnded,
+    MetricsExporter,
+    Router,
+    WorkerServer,
+    WorkerSpec,
+)
+
+logger = logging.getLogger("openrtc.pool")
+
+
+class ConfigurationError(ValueError):
+    """The worker cannot start with this configuration; the message says what to set."""
+
+
+@attrs.define
+class PoolRuntime:
+    host: PluginHost
+    settings: Settings
+    isolation: IsolationMode
+    router_chain: RouterChain
+    admission_rules: dict[str, AdmissionRule]
+    state: RuntimeState
+    handlers: JobHandlers
+    exporters: list[MetricsExporter] = attrs.field(factory=list)
+    server: WorkerServer | None = None
+    started: bool = False
+    supervisor_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        candidates: Sequence[PluginCandidate],
+        constructor: Mapping[str, Any],
+        flags: Mapping[str, Any],
+        extra_plugins: Mapping[str, object],
+        agents: Mapping[str, AgentConfig],
+        defaults: PoolDefaults,
+    ) -> PoolRuntime:
+        selection_names = {s.name for s in PLUGIN_SELECTION}
+        selection = resolve(
+            PLUGIN_SELECTION,
+            flags={k: v for k, v in flags.items() if k in selection_names},
+            constructor={k: v for k, v in constructor.items() if k in selection_names},
+        )
+        host = load_plugins(
+            candidates=candidates,
+            blocked=selection["disable_plugins"],
+            strict=selection["strict_plugins"],
+            extra=extra_plugins,
+        )
+        settings = resolve(
+            [*KERNEL_SETTINGS, *host.declared_settings()], flags=flags, constructor=constructor
+        )
+        modes = host.strategies("openrtc_isolation_modes", settings)
+        isolation = select("isolation mode", settings["isolation"], modes,
+                           setting="isolation / OPENRTC_ISOLATION / --isolation")
+        assert isinstance(isolation, IsolationMode)
+        routers: dict[str, Router] = host.strategies("openrtc_routers", settings)
+        chain = RouterChain.build(routers, settings["routers"])
+        rules: dict[str, AdmissionRule] = host.strategies("openrtc_admission_rules", settings)
+        state = RuntimeState(
+            isolation=isolation.name,
+            max_concurrent_sessions=settings["max_concurrent_sessions"],
+            consecutive_failure_limit=settings["consecutive_failure_limit"],
+        )
+        runtime = cls(
+            host=host,
+            settings=settings,
+            isolation=isolation,
+            router_chain=chain,
+            admission_rules=rules,
+            state=state,
+            handlers=None,  # type: ignore[arg-type]  # set just below; it needs emit()
+        )
+        runtime.handlers = JobHandlers(
+            host=host,
+            settings=settings,
+            chain=chain,
+            admission_rules=rules,
+            agents=agents,
+            defaults=defaults,
+            state=state,
+            emit=runtime.emit,
+        )
+        state._on_failure_limit = runtime._failure_limit_reached
+        return runtime
+
+    # -- metrics --------------------------------------------------------------------------
+
+    def emit(self, event: events.MetricsEvent) -> None:
+        for exporter in self.exporters:
+            try:
+                exporter.export_event(event)
+            except Exception:  # an exporter bug must never fail a job; it is logged loudly
+                logger.exception("metrics exporter '%s' failed on %s", exporter.name, event.kind)
+
+    def _job_ended(self, ended: JobEnded) -> None:
+        outcome: events.Outcome = "succeeded" if ended.succeeded else "failed"
+        agent, duration = self.state.session_ended(ended.job_id, outcome)
+        self.emit(events.SessionEnded(job_id=ended.job_id, room=ended.room_name,
+                                      agent=agent or ended.agent, outcome=outcome,
+                                      duration_s=duration))
+
+    def load(self) -> float:
+        """Reported load: the largest contribution of the ``openrtc_worker_load`` hooks."""
+        state = self.state.worker_state()
+        own = state.active_sessions / max(state.max_concurrent_sessions, 1)
+        contributions = self.host.hook.openrtc_worker_load(state=state)
+        value = max([own, *[c for c in contributions if c is not None]])
+        return min(max(value, 0.0), 1.0)
+
+    # -- serving --------------------------------------------------------------------------
+
+    async def serve(
+        self,
+        *,
+        url: str | None,
+        api_key: str | None,
+        api_secret: str | None,
+        devmode: bool,
+        http_port: int,
+    ) -> None:
+        if self.started:
+            raise RuntimeError("this pool's worker is already running")
+        if not self.handlers.agents:
+            raise ConfigurationError(
+                "no agents are registered; call pool.add(...) or pool.discover(...) first"
+            )
+        connection = {
+            "LIVEKIT_URL": url or os.environ.get("LIVEKIT_URL", ""),
+            "LIVEKIT_API_KEY": api_key or os.environ.get("LIVEKIT_API_KEY", ""),
+            "LIVEKIT_API_SECRET": api_secret or os.environ.get("LIVEKIT_API_SECRET", ""),
+        }
+        missing = [name for name, value in connection.items() if not value]
+        if missing:
+            raise ConfigurationError(
+                f"{', '.join(missing)} not set; export it or pass --url/--api-key/--api-secret"
+            )
+        self.started = True
+        self.exporters = list(
+            self.host.strategies("openrtc_metrics_exporters", self.settings).values()
+        )
+        spec = WorkerSpec(
+            entrypoint=self.handlers.entrypoint,
+            request_handler=self.handlers.handle_request,
+            prewarm=self.handlers.prewarm,
+            load=self.load,
+            on_job_ended=self._job_ended,
+            ws_url=connection["LIVEKIT_URL"],
+            api_key=connection["LIVEKIT_API_KEY"],
+            api_secret=connection["LIVEKIT_API_SECRET"],
+            settings=self.settings,
+            devmode=devmode,
+            http_port=http_port,
+        )
+        self.server = self.isolation.build_server(spec)
+        self.emit(events.WorkerRegistered(isolation=self.isolation.name,
+                                          agents=tuple(self.handlers.agents)))
+        try:
+            await self.server.run(devmode=devmode)
+        finally:
+            for exporter in self.exporters:
+                exporter.close()
+
+    async def drain(self, reason: str) -> None:
+        """Reject new jobs, wait up to ``drain_timeout`` for live ones, then close the worker."""
+        if self.state.draining:
+            return
+        self.state.draining = True
+        self.emit(events.DrainStarted(reason=reason, active_sessions=self.state.active))
+        logger.info("draining (%s): %d live sessions", reason, self.state.active)
+        server = self.server
+        if server is None:
+            return
+        timeout = self.settings["drain_timeout"]
+        try:
+            await server.drain(timeout=int(timeout) if timeout else None)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "drain_timeout (%ss) passed with %d sessions still live; cancelling them",
+                timeout, self.state.active,
+            )
+        await server.aclose()
+
+    def _failure_limit_reached(self, failures: int) -> None:
+        # keep a reference: a task nobody holds can be garbage-collected mid-drain
+        self.supervisor_task = asyncio.get_running_loop().create_task(
+            self.drain(f"{failures} consecutive session failures")
+        )

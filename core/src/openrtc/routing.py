@@ -1,0 +1,82 @@
+"""The router chain: one routing decision per job, made before the job is accepted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from openrtc.strategies import RouteDecision, RouteRequest, Router, RoutingError
+
+logger = logging.getLogger("openrtc.routing")
+
+FIRST_PARTY = {
+    ("isolation mode", "coroutine"): "openrtc-isolation-coroutine",
+    ("isolation mode", "process"): "openrtc-isolation-process",
+    ("router", "metadata"): "openrtc-router-metadata",
+    ("router", "prefix"): "openrtc-router-prefix",
+    ("metrics exporter", "jsonl"): "openrtc-exporter-jsonl",
+    ("metrics exporter", "prometheus"): "openrtc-exporter-prometheus",
+}
+"""Where each first-party strategy ships, so a missing one can name its ``pip install``."""
+
+
+class UnknownStrategyError(LookupError):
+    """A configured strategy name is not installed; the message lists what is."""
+
+
+class UnknownAgentError(LookupError):
+    """A router chose an agent that is not registered."""
+
+
+def select(kind: str, name: str, available: Mapping[str, object], *, setting: str) -> object:
+    """Return the strategy called ``name`` or raise an error naming what is installed."""
+    if name in available:
+        return available[name]
+    installed = ", ".join(sorted(available)) or "none"
+    dist = FIRST_PARTY.get((kind, name))
+    fix = f"pip install {dist}" if dist else f"install the plugin that provides it or fix {setting}"
+    raise UnknownStrategyError(
+        f"{kind} '{name}' is not installed (installed: {installed}); {fix}"
+    )
+
+
+class RouterChain:
+    """Routers in the order they are asked; the first non-``None`` answer wins."""
+
+    def __init__(self, routers: Sequence[Router]) -> None:
+        self.routers = tuple(routers)
+
+    @classmethod
+    def build(cls, available: Mapping[str, Router], order: Sequence[str] | None) -> RouterChain:
+        """The explicit ``order`` if given (every name must be installed), else all by priority."""
+        if order:
+            chosen = [select("router", name, available, setting="the routers setting")
+                      for name in order]
+            return cls([r for r in chosen if isinstance(r, Router)])
+        return cls(sorted(available.values(), key=lambda r: (r.priority, r.name)))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(router.name for router in self.routers)
+
+    def decide(self, request: RouteRequest) -> RouteDecision:
+        """Route one job. Raises ``RoutingError`` for malformed input, ``UnknownAgentError``
+        when the chosen agent is not registered or no router answered."""
+        for router in self.routers:
+            agent = router.route(request)
+            if agent is None:
+                continue
+            if not isinstance(agent, str):
+                raise RoutingError(
+                    f"router '{router.name}' returned {type(agent).__name__}, not an agent name"
+                )
+            if agent not in request.agents:
+                raise UnknownAgentError(
+                    f"agent '{agent}' (chosen by router '{router.name}') is not registered; "
+                    f"registered: {', '.join(request.agents) or 'none'}"
+                )
+            return RouteDecision(agent=agent, router=router.name)
+        raise UnknownAgentError(
+            f"no router chose an agent for room '{request.room_name}' (chain: "
+            f"{', '.join(self.names) or 'empty'}); registered: {', '.join(request.agents)}"
+        )

@@ -1,0 +1,138 @@
+"""Session counters of one worker, and the supervisor that drains it after repeated failures.
+
+The counters live in the worker process in every isolation mode: the job start is counted when
+the worker accepts a routed job, the end when the isolation mode reports the job's executor
+finished. That keeps them right in process mode, where sessions run in child processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import attrs
+
+from openrtc.events import AgentStats, Outcome, RuntimeSnapshot
+from openrtc.strategies import WorkerState
+
+logger = logging.getLogger("openrtc.runtime")
+
+
+def current_rss_bytes() -> int | None:
+    """Resident set size of this process, from /proc where available."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@attrs.define
+class _Live:
+    agent: str
+    room: str
+    started_at: float
+
+
+class RuntimeState:
+    """Counters for snapshots, admission and load; one per pool."""
+
+    def __init__(
+        self,
+        *,
+        isolation: str,
+        max_concurrent_sessions: int,
+        consecutive_failure_limit: int,
+        on_failure_limit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.isolation = isolation
+        self.max_concurrent_sessions = max_concurrent_sessions
+        self.consecutive_failure_limit = consecutive_failure_limit
+        self._on_failure_limit = on_failure_limit
+        self._created = time.monotonic()
+        self._live: dict[str, _Live] = {}
+        self._agents: dict[str, dict[str, int]] = {}
+        self.started = self.succeeded = self.failed = self.rejected = 0
+        self.consecutive_failures = 0
+        self.draining = False
+
+    @property
+    def active(self) -> int:
+        return len(self._live)
+
+    def _agent(self, name: str) -> dict[str, int]:
+        return self._agents.setdefault(name, {"started": 0, "succeeded": 0, "failed": 0})
+
+    def session_started(self, job_id: str, agent: str, room: str) -> None:
+        if job_id in self._live:
+            return
+        self._live[job_id] = _Live(agent, room, time.monotonic())
+        self.started += 1
+        self._agent(agent)["started"] += 1
+
+    def session_ended(self, job_id: str, outcome: Outcome) -> tuple[str | None, float | None]:
+        """Record an end; returns the agent and duration when the start was seen."""
+        live = self._live.pop(job_id, None)
+        agent = live.agent if live else None
+        duration = time.monotonic() - live.started_at if live else None
+        if outcome == "succeeded":
+            self.succeeded += 1
+            self.consecutive_failures = 0
+        else:
+            self.failed += 1
+            self.consecutive_failures += 1
+        if agent is not None:
+            self._agent(agent)["succeeded" if outcome == "succeeded" else "failed"] += 1
+        if (
+            outcome != "succeeded"
+            and self.consecutive_failure_limit > 0
+            and self.consecutive_failures == self.consecutive_failure_limit
+            and self._on_failure_limit is not None
+        ):
+            logger.error(
+                "%d sessions failed in a row (consecutive_failure_limit=%d); draining the worker "
+                "so the platform restarts it",
+                self.consecutive_failures,
+                self.consecutive_failure_limit,
+            )
+            self._on_failure_limit(self.consecutive_failures)
+        return agent, duration
+
+    def session_rejected(self) -> None:
+        self.rejected += 1
+
+    def worker_state(self) -> WorkerState:
+        by_agent: dict[str, int] = {}
+        for live in self._live.values():
+            by_agent[live.agent] = by_agent.get(live.agent, 0) + 1
+        return WorkerState(
+            active_sessions=self.active,
+            active_by_agent=by_agent,
+            max_concurrent_sessions=self.max_concurrent_sessions,
+            draining=self.draining,
+        )
+
+    def snapshot(self, deployment: str | None = None) -> RuntimeSnapshot:
+        active = self.worker_state().active_by_agent
+        per_agent = {
+            name: AgentStats(active=active.get(name, 0), **counts)
+            for name, counts in sorted(self._agents.items())
+        }
+        return RuntimeSnapshot(
+            uptime_s=round(time.monotonic() - self._created, 3),
+            isolation=self.isolation,
+            active=self.active,
+            started=self.started,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            rejected=self.rejected,
+            draining=self.draining,
+            max_concurrent_sessions=self.max_concurrent_sessions,
+            consecutive_failures=self.consecutive_failures,
+            rss_bytes=current_rss_bytes(),
+            per_agent=per_agent,
+            deployment=deployment,
+        )

@@ -1,0 +1,177 @@
+"""The named strategy objects plugins return from registration hooks.
+
+Strategies are chosen by their configured ``name``, never by plugin load order. Two plugins that
+return a strategy of the same kind and name are a conflict the kernel reports with both
+distributions. Nothing here imports livekit-agents, so listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from openrtc.settings import Settings
+
+if TYPE_CHECKING:
+    from openrtc.events import MetricsEvent, RuntimeSnapshot
+
+
+class RoutingError(ValueError):
+    """A dispatch carries routing input that is malformed (for example a non-string agent)."""
+
+
+@attrs.frozen
+class RouteRequest:
+    """What a router sees about one dispatched job, before the worker accepts it."""
+
+    job_id: str
+    room_name: str
+    job_metadata: str
+    room_metadata: str
+    agents: tuple[str, ...]
+    """Registered agent names, in registration order."""
+
+
+@attrs.frozen
+class RouteDecision:
+    """The one routing answer for a job; it travels with the job to the entrypoint."""
+
+    agent: str
+    router: str
+    """Name of the router that decided (``"console"`` when a local run chose the agent)."""
+
+
+@attrs.frozen
+class Router:
+    """Maps a job to an agent name, or ``None`` to let the next router in the chain try.
+
+    ``priority`` orders the default chain, lowest first. ``route`` may raise ``RoutingError``
+    for malformed input; it must not return a name that is not registered unless it means it:
+    the kernel declines such a job rather than falling back.
+    """
+
+    name: str
+    priority: int
+    route: Callable[[RouteRequest], str | None] = attrs.field(eq=False)
+    summary: str = ""
+
+
+@attrs.frozen
+class WorkerState:
+    """Counters an admission rule or load contribution may read."""
+
+    active_sessions: int
+    active_by_agent: Mapping[str, int]
+    max_concurrent_sessions: int
+    draining: bool
+
+
+@attrs.frozen
+class AdmissionRequest:
+    job_id: str
+    room_name: str
+    agent: str
+    state: WorkerState
+
+
+@attrs.frozen
+class AdmissionRule:
+    """Returns a rejection reason for a job request, or ``None`` to admit it.
+
+    Rules run before the worker accepts, so a rejected job goes back to LiveKit for another
+    worker. A reason is one line naming what is exhausted (``"at capacity: 50/50 sessions"``).
+    """
+
+    name: str
+    check: Callable[[AdmissionRequest], str | None] = attrs.field(eq=False)
+    summary: str = ""
+
+
+@attrs.frozen
+class SessionSpec:
+    """What a session-construction hook knows about the session being built."""
+
+    agent: str
+    job_id: str
+    room_name: str
+    userdata: Mapping[Any, Any]
+    """The worker process's ``JobProcess.userdata`` after prewarm (shared models live here)."""
+    settings: Settings
+
+
+@attrs.frozen
+class JobEnded:
+    """Reported by an isolation mode when a job's executor finishes, in the worker process."""
+
+    job_id: str
+    room_name: str
+    agent: str | None
+    succeeded: bool
+
+
+@attrs.frozen
+class WorkerSpec:
+    """Everything an isolation mode needs to build the worker for a pool."""
+
+    entrypoint: Callable[[Any], Awaitable[None]] = attrs.field(eq=False)
+    """Runs one job: called with livekit's ``JobContext``."""
+    request_handler: Callable[[Any], Awaitable[None]] = attrs.field(eq=False)
+    """Accepts or rejects one ``JobRequest`` (routing and admission live here)."""
+    prewarm: Callable[[Any], None] = attrs.field(eq=False)
+    """Loads shared models into a ``JobProcess``; the mode decides how often it runs."""
+    load: Callable[[], float] = attrs.field(eq=False)
+    """The worker load to report to LiveKit, 0.0 to 1.0 of capacity."""
+    on_job_ended: Callable[[JobEnded], None] = attrs.field(eq=False)
+    ws_url: str
+    api_key: str = attrs.field(repr=False)
+    api_secret: str = attrs.field(repr=False)
+    settings: Settings
+    devmode: bool = False
+    http_port: int = 0
+
+
+@runtime_checkable
+class WorkerServer(Protocol):
+    """The worker an isolation mode builds; livekit's ``AgentServer`` satisfies it."""
+
+    async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None: ...
+
+    async def drain(self, timeout: Any = ...) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@attrs.frozen
+class IsolationMode:
+    """How sessions run inside the worker (asyncio tasks, OS processes, ...)."""
+
+    name: str
+    build_server: Callable[[WorkerSpec], WorkerServer] = attrs.field(eq=False)
+    summary: str = ""
+    prewarm_per_session: bool = False
+    """True when each session runs in its own process and so pays prewarm itself."""
+
+
+@runtime_checkable
+class MetricsExporter(Protocol):
+    """Receives typed events and periodic snapshots. Calls come on the worker's event loop and
+    must not block it: buffer and hand off I/O."""
+
+    name: str
+
+    def export_event(self, event: MetricsEvent) -> None: ...
+
+    def export_snapshot(self, snapshot: RuntimeSnapshot) -> None: ...
+
+    def close(self) -> None: ...
+
+
+STRATEGY_KINDS: Mapping[str, str] = {
+    "openrtc_isolation_modes": "isolation mode",
+    "openrtc_routers": "router",
+    "openrtc_admission_rules": "admission rule",
+    "openrtc_metrics_exporters": "metrics exporter",
+}
+"""Registration hooks and the kind of named strategy each returns."""

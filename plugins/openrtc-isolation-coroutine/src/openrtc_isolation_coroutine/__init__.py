@@ -1,0 +1,1 @@
+"""Coroutine isolation: every session is an asyncio task on the worker's own event loop."""

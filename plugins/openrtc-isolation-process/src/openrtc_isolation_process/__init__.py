@@ -1,0 +1,1 @@
+"""Process isolation: every session in its own OS process, livekit-agents' own executor."""

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from openrtc.hookspecs import hookimpl
+from openrtc.settings import Setting, Settings
+from openrtc.strategies import Router
+
+from openrtc_router_prefix.router import prefix_router
+
+PRIORITY = 200
+
+SEPARATOR = Setting(
+    "router_prefix.separator", "str", "-",
+    "Text between the agent name and the rest of a room name.",
+    validator=lambda value: None if value else "the separator cannot be empty",
+)
+
+
+@hookimpl
+def openrtc_settings() -> list[Setting]:
+    return [SEPARATOR]
+
+
+@hookimpl
+def openrtc_routers(settings: Settings) -> list[Router]:
+    separator = settings[SEPARATOR.name]
+    return [
+        Router(
+            name="prefix",
+            priority=PRIORITY,
+            route=prefix_router(separator),
+            summary=f"room '<agent>{separator}...' goes to <agent>, longest name first",
+        )
+    ]
