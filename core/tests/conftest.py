@@ -12,7 +12,6 @@ from openrtc.testing.fakedist import FakeInstaller, write_plugin_distribution
 _counter = itertools.count()
 
 
-
 @pytest.fixture
 def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeInstaller]:
     """Install fake plugin distributions on sys.path; returns an installer.
@@ -28,8 +27,9 @@ def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeI
 
     def install(distribution: str, source: str, *, entry_point: str | None = None) -> str:
         module = f"fake_{distribution.replace('-', '_')}_{next(_counter)}"
-        write_plugin_distribution(site, distribution=distribution, module=module, source=source,
-                                  entry_point=entry_point)
+        write_plugin_distribution(
+            site, distribution=distribution, module=module, source=source, entry_point=entry_point
+        )
         written.append(module)
         return module
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from kernel_plugin_sources import (
     BROKEN_IMPORT,
     GOOD_ROUTER,
@@ -13,9 +12,10 @@ from kernel_plugin_sources import (
     MISSPELLED_HOOK,
     duplicate_router,
 )
-from openrtc.testing.fakedist import FakeInstaller
+
 from openrtc import AgentPool
 from openrtc.plugins import PluginError, find_candidates, load_plugins
+from openrtc.testing.fakedist import FakeInstaller
 
 
 def records_by_name(pool: AgentPool) -> dict[str, object]:

@@ -31,8 +31,14 @@ def write(directory: Path, name: str, source: str) -> Path:
 
 def test_add_list_get_remove() -> None:
     pool = AgentPool(default_llm="openai/gpt-4.1-mini", default_greeting="hi")
-    config = pool.add("dental", Dental, tts="cartesia/sonic-3", greeting="Welcome",
-                      session_kwargs={"max_tool_steps": 2}, max_tool_steps=4)
+    config = pool.add(
+        "dental",
+        Dental,
+        tts="cartesia/sonic-3",
+        greeting="Welcome",
+        session_kwargs={"max_tool_steps": 2},
+        max_tool_steps=4,
+    )
     pool.add("restaurant", Restaurant)
     assert isinstance(config, AgentConfig)
     assert pool.list_agents() == ["dental", "restaurant"]
@@ -44,8 +50,12 @@ def test_add_list_get_remove() -> None:
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("", "agent name is empty"), ("   ", "agent name is empty"),
-     ("bad name!", "is invalid"), (42, "must be a string")],
+    [
+        ("", "agent name is empty"),
+        ("   ", "agent name is empty"),
+        ("bad name!", "is invalid"),
+        (42, "must be a string"),
+    ],
 )
 def test_invalid_names(name: object, message: str) -> None:
     with pytest.raises(AgentConfigError, match=message):
@@ -70,8 +80,9 @@ def test_get_and_remove_unknown_name_list_registered() -> None:
     pool = AgentPool()
     pool.add("dental", Dental)
     pool.add("restaurant", Restaurant)
-    with pytest.raises(KeyError, match="agent 'dentl' is not registered; registered: dental, "
-                                       "restaurant"):
+    with pytest.raises(
+        KeyError, match="agent 'dentl' is not registered; registered: dental, restaurant"
+    ):
         pool.get("dentl")
     with pytest.raises(KeyError, match="not registered"):
         pool.remove("dentl")
@@ -86,14 +97,21 @@ def test_read_only_properties() -> None:
 
 
 def test_discover_names_by_file_and_by_decorator(tmp_path: Path) -> None:
-    write(tmp_path, "dental.py", """
+    write(
+        tmp_path,
+        "dental.py",
+        """
         from livekit.agents import Agent
 
         class DentalAgent(Agent):
             def __init__(self):
                 super().__init__(instructions="dental")
-    """)
-    write(tmp_path, "food.py", """
+    """,
+    )
+    write(
+        tmp_path,
+        "food.py",
+        """
         from livekit.agents import Agent
         from openrtc import agent_config
 
@@ -101,7 +119,8 @@ def test_discover_names_by_file_and_by_decorator(tmp_path: Path) -> None:
         class RestaurantAgent(Agent):
             def __init__(self):
                 super().__init__(instructions="restaurant")
-    """)
+    """,
+    )
     write(tmp_path, "_helpers.py", "raise RuntimeError('private modules are not imported')\n")
     write(tmp_path, "shared.py", "VALUE = 1\n")  # no agent: skipped
     pool = AgentPool()
@@ -125,7 +144,10 @@ def test_discover_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_discover_two_agents_without_decorator(tmp_path: Path) -> None:
-    write(tmp_path, "two.py", """
+    write(
+        tmp_path,
+        "two.py",
+        """
         from livekit.agents import Agent
 
         class One(Agent):
@@ -133,18 +155,23 @@ def test_discover_two_agents_without_decorator(tmp_path: Path) -> None:
 
         class Two(Agent):
             pass
-    """)
+    """,
+    )
     with pytest.raises(DiscoveryError, match=r"several Agent classes \(One, Two\).*@agent_config"):
         AgentPool().discover(tmp_path)
 
 
 def test_discover_registers_nothing_when_one_module_fails(tmp_path: Path) -> None:
-    write(tmp_path, "a_good.py", """
+    write(
+        tmp_path,
+        "a_good.py",
+        """
         from livekit.agents import Agent
 
         class Good(Agent):
             pass
-    """)
+    """,
+    )
     write(tmp_path, "b_bad.py", "raise ValueError('boom')\n")
     pool = AgentPool()
     with pytest.raises(DiscoveryError, match="b_bad.py failed: ValueError: boom"):
@@ -158,19 +185,27 @@ def test_decorator_rejects_bad_name_early() -> None:
 
 
 def test_imported_agent_classes_are_not_registered_twice(tmp_path: Path) -> None:
-    write(tmp_path, "base.py", """
+    write(
+        tmp_path,
+        "base.py",
+        """
         from livekit.agents import Agent
 
         class Base(Agent):
             pass
-    """)
-    write(tmp_path, "derived.py", """
+    """,
+    )
+    write(
+        tmp_path,
+        "derived.py",
+        """
         import importlib.util, pathlib
         from livekit.agents import Agent
         from livekit.agents import Agent as AlsoAgent  # imported names are ignored
 
         class Derived(Agent):
             pass
-    """)
+    """,
+    )
     pool = AgentPool()
     assert [c.name for c in pool.discover(tmp_path)] == ["base", "derived"]

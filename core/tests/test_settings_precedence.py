@@ -12,33 +12,103 @@ from openrtc.settings import Setting, SettingError, resolve
 # (setting, constructor kwargs, plugin_settings, env var, env value, flag value, expected)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, str | None, Any, Any]] = [
     ("max_concurrent_sessions", {}, {}, "OPENRTC_MAX_CONCURRENT_SESSIONS", None, None, 50),
-    ("max_concurrent_sessions", {"max_concurrent_sessions": 7}, {},
-     "OPENRTC_MAX_CONCURRENT_SESSIONS", None, None, 7),
-    ("max_concurrent_sessions", {"max_concurrent_sessions": 7}, {},
-     "OPENRTC_MAX_CONCURRENT_SESSIONS", "9", None, 9),
-    ("max_concurrent_sessions", {"max_concurrent_sessions": 7}, {},
-     "OPENRTC_MAX_CONCURRENT_SESSIONS", "9", "11", 11),
+    (
+        "max_concurrent_sessions",
+        {"max_concurrent_sessions": 7},
+        {},
+        "OPENRTC_MAX_CONCURRENT_SESSIONS",
+        None,
+        None,
+        7,
+    ),
+    (
+        "max_concurrent_sessions",
+        {"max_concurrent_sessions": 7},
+        {},
+        "OPENRTC_MAX_CONCURRENT_SESSIONS",
+        "9",
+        None,
+        9,
+    ),
+    (
+        "max_concurrent_sessions",
+        {"max_concurrent_sessions": 7},
+        {},
+        "OPENRTC_MAX_CONCURRENT_SESSIONS",
+        "9",
+        "11",
+        11,
+    ),
     ("isolation", {}, {}, "OPENRTC_ISOLATION", None, None, "coroutine"),
     ("isolation", {"isolation": "process"}, {}, "OPENRTC_ISOLATION", None, None, "process"),
-    ("isolation", {"isolation": "process"}, {}, "OPENRTC_ISOLATION", "coroutine", None,
-     "coroutine"),
+    (
+        "isolation",
+        {"isolation": "process"},
+        {},
+        "OPENRTC_ISOLATION",
+        "coroutine",
+        None,
+        "coroutine",
+    ),
     ("isolation", {}, {}, "OPENRTC_ISOLATION", "coroutine", "process", "process"),
-    ("consecutive_failure_limit", {"consecutive_failure_limit": 2}, {},
-     "OPENRTC_CONSECUTIVE_FAILURE_LIMIT", "0", None, 0),
+    (
+        "consecutive_failure_limit",
+        {"consecutive_failure_limit": 2},
+        {},
+        "OPENRTC_CONSECUTIVE_FAILURE_LIMIT",
+        "0",
+        None,
+        0,
+    ),
     ("drain_timeout", {"drain_timeout": 5}, {}, "OPENRTC_DRAIN_TIMEOUT", None, "2.5", 2.5),
     ("routers", {"routers": ["fallback"]}, {}, "OPENRTC_ROUTERS", None, None, ("fallback",)),
-    ("routers", {"routers": ["fallback"]}, {}, "OPENRTC_ROUTERS", "metadata,fallback", None,
-     ("metadata", "fallback")),
+    (
+        "routers",
+        {"routers": ["fallback"]},
+        {},
+        "OPENRTC_ROUTERS",
+        "metadata,fallback",
+        None,
+        ("metadata", "fallback"),
+    ),
     # a plugin-declared setting goes through the same layers
     ("router_prefix.separator", {}, {}, "OPENRTC_ROUTER_PREFIX_SEPARATOR", None, None, "-"),
-    ("router_prefix.separator", {}, {"router_prefix.separator": "_"},
-     "OPENRTC_ROUTER_PREFIX_SEPARATOR", None, None, "_"),
-    ("router_prefix.separator", {}, {"router_prefix.separator": "_"},
-     "OPENRTC_ROUTER_PREFIX_SEPARATOR", ".", None, "."),
-    ("router_prefix.separator", {}, {"router_prefix.separator": "_"},
-     "OPENRTC_ROUTER_PREFIX_SEPARATOR", ".", "~", "~"),
-    ("process.job_memory_limit_mb", {}, {"process.job_memory_limit_mb": 300},
-     "OPENRTC_PROCESS_JOB_MEMORY_LIMIT_MB", "512", None, 512.0),
+    (
+        "router_prefix.separator",
+        {},
+        {"router_prefix.separator": "_"},
+        "OPENRTC_ROUTER_PREFIX_SEPARATOR",
+        None,
+        None,
+        "_",
+    ),
+    (
+        "router_prefix.separator",
+        {},
+        {"router_prefix.separator": "_"},
+        "OPENRTC_ROUTER_PREFIX_SEPARATOR",
+        ".",
+        None,
+        ".",
+    ),
+    (
+        "router_prefix.separator",
+        {},
+        {"router_prefix.separator": "_"},
+        "OPENRTC_ROUTER_PREFIX_SEPARATOR",
+        ".",
+        "~",
+        "~",
+    ),
+    (
+        "process.job_memory_limit_mb",
+        {},
+        {"process.job_memory_limit_mb": 300},
+        "OPENRTC_PROCESS_JOB_MEMORY_LIMIT_MB",
+        "512",
+        None,
+        512.0,
+    ),
 ]
 
 
@@ -61,8 +131,15 @@ def test_precedence(
     if flag is not None:
         pool.apply_flags({name: flag})
     assert pool.settings[name] == expected
-    layer = "flag" if flag is not None else "env" if env else "constructor" if (
-        name in ctor or name in plugin) else "default"
+    layer = (
+        "flag"
+        if flag is not None
+        else "env"
+        if env
+        else "constructor"
+        if (name in ctor or name in plugin)
+        else "default"
+    )
     assert pool.settings.source(name) == layer
 
 
@@ -70,7 +147,10 @@ def test_properties_follow_the_resolved_values(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("OPENRTC_MAX_CONCURRENT_SESSIONS", "3")
     pool = AgentPool(max_concurrent_sessions=10, consecutive_failure_limit=2, drain_timeout=4)
     assert (pool.max_concurrent_sessions, pool.consecutive_failure_limit, pool.drain_timeout) == (
-        3, 2, 4.0)
+        3,
+        2,
+        4.0,
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from openrtc.hookspecs import hookimpl
 from openrtc.settings import Settings
-from openrtc.strategies import AdmissionRequest, AdmissionRule, RouteRequest, Router
+from openrtc.strategies import AdmissionRequest, AdmissionRule, Router, RouteRequest
 
 FALLBACK_PRIORITY = 1000
 

@@ -13,7 +13,7 @@ import attrs
 if TYPE_CHECKING:
     from livekit.agents import llm, stt, tts
 
-ProviderValue: TypeAlias = "str | stt.STT | llm.LLM | llm.RealtimeModel | tts.TTS"
+ProviderValue: TypeAlias = "str | stt.STT[Any] | llm.LLM[Any] | llm.RealtimeModel | tts.TTS[Any]"
 """An STT, LLM or TTS slot value: a ``provider/model`` string that livekit-agents interprets,
 or a provider plugin instance. OpenRTC passes either through unchanged."""
 

@@ -63,7 +63,9 @@ class JobHandlers:
 
     # -- before accept --------------------------------------------------------------------
 
-    def route_request(self, job_id: str, room_name: str, job_md: str, room_md: str) -> RouteDecision:
+    def route_request(
+        self, job_id: str, room_name: str, job_md: str, room_md: str
+    ) -> RouteDecision:
         request = RouteRequest(
             job_id=job_id,
             room_name=room_name,
@@ -106,10 +108,14 @@ class JobHandlers:
             return
         logger.info(
             "routing job %s (room '%s') to agent '%s' by router '%s'",
-            job.id, room, decision.agent, decision.router,
+            job.id,
+            room,
+            decision.agent,
+            decision.router,
         )
-        self.emit(events.JobRouted(job_id=job.id, room=room, agent=decision.agent,
-                                   router=decision.router))
+        self.emit(
+            events.JobRouted(job_id=job.id, room=room, agent=decision.agent, router=decision.router)
+        )
         self.state.session_started(job.id, decision.agent, room)
         self.emit(events.SessionStarted(job_id=job.id, room=room, agent=decision.agent))
         await request.accept(
@@ -120,8 +126,11 @@ class JobHandlers:
 
     def _rejected(self, job_id: str, room: str, agent: str | None, rule: str, reason: str) -> None:
         self.state.session_rejected()
-        self.emit(events.AdmissionRejected(job_id=job_id, room=room, agent=agent, rule=rule,
-                                           reason=reason))
+        self.emit(
+            events.AdmissionRejected(
+                job_id=job_id, room=room, agent=agent, rule=rule, reason=reason
+            )
+        )
 
     # -- in the process that runs sessions ------------------------------------------------
 
@@ -151,8 +160,7 @@ class JobHandlers:
         if decision is None:
             # jobs that never went through the request handler (console, simulated jobs)
             job = ctx.job
-            decision = self.route_request(job.id, job.room.name, job.metadata,
-                                          job.room.metadata)
+            decision = self.route_request(job.id, job.room.name, job.metadata, job.room.metadata)
         config = self.agents.get(decision.agent)
         if config is None:
             raise UnknownAgentError(

@@ -170,8 +170,7 @@ class AgentPool:
         check_agent_name(name)
         if name in self._agents:
             raise AgentConfigError(
-                f"agent '{name}' is already registered; pick another name or "
-                f"remove('{name}') first"
+                f"agent '{name}' is already registered; pick another name or remove('{name}') first"
             )
         base = _agent_base()
         if not isinstance(agent_cls, type) or not issubclass(agent_cls, base):

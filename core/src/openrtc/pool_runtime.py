@@ -77,8 +77,12 @@ class PoolRuntime:
             [*KERNEL_SETTINGS, *host.declared_settings()], flags=flags, constructor=constructor
         )
         modes = host.strategies("openrtc_isolation_modes", settings)
-        isolation = select("isolation mode", settings["isolation"], modes,
-                           setting="isolation / OPENRTC_ISOLATION / --isolation")
+        isolation = select(
+            "isolation mode",
+            settings["isolation"],
+            modes,
+            setting="isolation / OPENRTC_ISOLATION / --isolation",
+        )
         assert isinstance(isolation, IsolationMode)
         routers: dict[str, Router] = host.strategies("openrtc_routers", settings)
         chain = RouterChain.build(routers, settings["routers"])
@@ -122,16 +126,22 @@ class PoolRuntime:
     def _job_ended(self, ended: JobEnded) -> None:
         outcome: events.Outcome = "succeeded" if ended.succeeded else "failed"
         agent, duration = self.state.session_ended(ended.job_id, outcome)
-        self.emit(events.SessionEnded(job_id=ended.job_id, room=ended.room_name,
-                                      agent=agent or ended.agent, outcome=outcome,
-                                      duration_s=duration))
+        self.emit(
+            events.SessionEnded(
+                job_id=ended.job_id,
+                room=ended.room_name,
+                agent=agent or ended.agent,
+                outcome=outcome,
+                duration_s=duration,
+            )
+        )
 
     def load(self) -> float:
         """Reported load: the largest contribution of the ``openrtc_worker_load`` hooks."""
         state = self.state.worker_state()
         own = state.active_sessions / max(state.max_concurrent_sessions, 1)
         contributions = self.host.hook.openrtc_worker_load(state=state)
-        value = max([own, *[c for c in contributions if c is not None]])
+        value = max([own, *(float(c) for c in contributions if c is not None)])
         return min(max(value, 0.0), 1.0)
 
     # -- serving --------------------------------------------------------------------------
@@ -179,8 +189,11 @@ class PoolRuntime:
             http_port=http_port,
         )
         self.server = self.isolation.build_server(spec)
-        self.emit(events.WorkerRegistered(isolation=self.isolation.name,
-                                          agents=tuple(self.handlers.agents)))
+        self.emit(
+            events.WorkerRegistered(
+                isolation=self.isolation.name, agents=tuple(self.handlers.agents)
+            )
+        )
         try:
             await self.server.run(devmode=devmode)
         finally:
@@ -200,10 +213,11 @@ class PoolRuntime:
         timeout = self.settings["drain_timeout"]
         try:
             await server.drain(timeout=int(timeout) if timeout else None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.warning(
                 "drain_timeout (%ss) passed with %d sessions still live; cancelling them",
-                timeout, self.state.active,
+                timeout,
+                self.state.active,
             )
         await server.aclose()
 

@@ -5,34 +5,48 @@ from __future__ import annotations
 from openrtc.settings import Setting
 
 ISOLATION = Setting(
-    "isolation", "str", "coroutine",
+    "isolation",
+    "str",
+    "coroutine",
     "How sessions run: an installed isolation mode such as 'coroutine' or 'process'.",
 )
 MAX_CONCURRENT_SESSIONS = Setting(
-    "max_concurrent_sessions", "int", 50,
+    "max_concurrent_sessions",
+    "int",
+    50,
     "Sessions one worker runs at once; LiveKit sees the worker as full at this many.",
     minimum=1,
 )
 CONSECUTIVE_FAILURE_LIMIT = Setting(
-    "consecutive_failure_limit", "int", 5,
+    "consecutive_failure_limit",
+    "int",
+    5,
     "Failed sessions in a row after which the worker drains and exits (0 disables).",
     minimum=0,
 )
 DRAIN_TIMEOUT = Setting(
-    "drain_timeout", "float", 30.0,
+    "drain_timeout",
+    "float",
+    30.0,
     "Seconds live sessions get to finish on drain before they are cancelled.",
     minimum=0,
 )
 ROUTERS = Setting(
-    "routers", "list", (),
+    "routers",
+    "list",
+    (),
     "Router chain in order, e.g. 'metadata,prefix,fallback'; empty means all by priority.",
 )
 DISABLE_PLUGINS = Setting(
-    "disable_plugins", "list", (),
+    "disable_plugins",
+    "list",
+    (),
     "Plugins (entry-point names) to block; blocked plugins are not imported.",
 )
 STRICT_PLUGINS = Setting(
-    "strict_plugins", "bool", False,
+    "strict_plugins",
+    "bool",
+    False,
     "Make a plugin that fails to load fatal instead of reporting and skipping it.",
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from openrtc.strategies import RouteDecision, RouteRequest, Router, RoutingError
+from openrtc.strategies import RouteDecision, Router, RouteRequest, RoutingError
 
 logger = logging.getLogger("openrtc.routing")
 
@@ -35,9 +35,7 @@ def select(kind: str, name: str, available: Mapping[str, object], *, setting: st
     installed = ", ".join(sorted(available)) or "none"
     dist = FIRST_PARTY.get((kind, name))
     fix = f"pip install {dist}" if dist else f"install the plugin that provides it or fix {setting}"
-    raise UnknownStrategyError(
-        f"{kind} '{name}' is not installed (installed: {installed}); {fix}"
-    )
+    raise UnknownStrategyError(f"{kind} '{name}' is not installed (installed: {installed}); {fix}")
 
 
 class RouterChain:
@@ -50,8 +48,9 @@ class RouterChain:
     def build(cls, available: Mapping[str, Router], order: Sequence[str] | None) -> RouterChain:
         """The explicit ``order`` if given (every name must be installed), else all by priority."""
         if order:
-            chosen = [select("router", name, available, setting="the routers setting")
-                      for name in order]
+            chosen = [
+                select("router", name, available, setting="the routers setting") for name in order
+            ]
             return cls([r for r in chosen if isinstance(r, Router)])
         return cls(sorted(available.values(), key=lambda r: (r.priority, r.name)))
 

@@ -47,9 +47,7 @@ class Setting:
     default: Any
     help: str
     env: str = attrs.field(default=attrs.Factory(lambda s: _derived_env(s.name), takes_self=True))
-    flag: str = attrs.field(
-        default=attrs.Factory(lambda s: _derived_flag(s.name), takes_self=True)
-    )
+    flag: str = attrs.field(default=attrs.Factory(lambda s: _derived_flag(s.name), takes_self=True))
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
     secret: bool = False
@@ -95,7 +93,7 @@ class Setting:
                 f"{origin}={value!r} has the wrong type for setting '{self.name}'; "
                 f"{self._expectation()}"
             )
-        if self.kind == "list":
+        if isinstance(value, (list, tuple)):
             value = tuple(str(item) for item in value)
         if self.kind == "float":
             value = float(value)
@@ -142,7 +140,9 @@ class Settings(Mapping[str, Any]):
             return self._resolved[name].value
         except KeyError:
             known = ", ".join(sorted(self._resolved)) or "none"
-            raise KeyError(f"setting '{name}' is not declared; declared settings: {known}") from None
+            raise KeyError(
+                f"setting '{name}' is not declared; declared settings: {known}"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._resolved)

@@ -138,7 +138,8 @@ class WorkerServer(Protocol):
 
     async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None: ...
 
-    async def drain(self, timeout: Any = ...) -> None: ...
+    # livekit's own signature, which takes the timeout as an argument
+    async def drain(self, timeout: Any = ...) -> None: ...  # noqa: ASYNC109
 
     async def aclose(self) -> None: ...
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from openrtc.hookspecs import hookimpl
 from openrtc.settings import Setting, Settings
 from openrtc.strategies import AdmissionRule
-
 from openrtc_plugin_template.caps import caps_check, parse_caps
 
 
@@ -18,7 +17,9 @@ def _validate(value: tuple[str, ...]) -> str | None:
 
 
 AGENT_CAPS = Setting(
-    "agent_caps.limits", "list", (),
+    "agent_caps.limits",
+    "list",
+    (),
     "Per-agent live-session caps, e.g. 'dental=2,restaurant=5'.",
     validator=_validate,
 )
@@ -34,5 +35,8 @@ def openrtc_admission_rules(settings: Settings) -> list[AdmissionRule]:
     caps = parse_caps(settings[AGENT_CAPS.name])
     if not caps:
         return []
-    return [AdmissionRule(name="agent-caps", check=caps_check(caps),
-                          summary="per-agent live-session caps")]
+    return [
+        AdmissionRule(
+            name="agent-caps", check=caps_check(caps), summary="per-agent live-session caps"
+        )
+    ]

@@ -31,11 +31,14 @@ def setting_parameters(settings: Sequence[Setting]) -> list[inspect.Parameter]:
         if setting.kind == "bool":
             option = typer.Option(
                 setting.flag + "/" + setting.flag.replace("--", "--no-", 1),
-                help=help_text, show_default=False, rich_help_panel="Settings",
+                help=help_text,
+                show_default=False,
+                rich_help_panel="Settings",
             )
         else:
-            option = typer.Option(setting.flag, help=help_text, show_default=False,
-                                  rich_help_panel="Settings")
+            option = typer.Option(
+                setting.flag, help=help_text, show_default=False, rich_help_panel="Settings"
+            )
         params.append(
             inspect.Parameter(
                 parameter_name(setting),
@@ -69,7 +72,7 @@ def flags_from_kwargs(kwargs: dict[str, Any], settings: Sequence[Setting]) -> di
     return flags
 
 
-def settings_command(settings: Sequence[Setting]) -> Any:
+def settings_command(settings: Sequence[Setting]) -> Callable[[Any], Any]:
     """Decorator: expose every setting as a flag and pass them as ``flags`` to the command."""
 
     def decorate(function: Any) -> Any:

@@ -49,7 +49,10 @@ def installed_plugins() -> tuple[list[Setting], Any]:
     """Kernel settings plus what installed, unblocked plugins declare, and their host."""
     selection = resolve(PLUGIN_SELECTION)
     host = load_plugins(
-        candidates=find_candidates(), blocked=selection["disable_plugins"], strict=False, report=False
+        candidates=find_candidates(),
+        blocked=selection["disable_plugins"],
+        strict=False,
+        report=False,
     )
     try:
         return [*KERNEL_SETTINGS, *host.declared_settings()], host
@@ -104,12 +107,16 @@ def _app_or_exit() -> typer.Typer:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
     app = _app_or_exit()
-    app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="openrtc",
-        obj=CliContext())
+    app(
+        args=list(argv) if argv is not None else sys.argv[1:], prog_name="openrtc", obj=CliContext()
+    )
 
 
 def run_pool_cli(pool: AgentPool, argv: Sequence[str] | None = None) -> None:
     """``pool.run()``: the same command line, serving the agents already on ``pool``."""
     app = _app_or_exit()
-    app(args=list(argv) if argv is not None else sys.argv[1:], prog_name=sys.argv[0],
-        obj=CliContext(pool=pool))
+    app(
+        args=list(argv) if argv is not None else sys.argv[1:],
+        prog_name=sys.argv[0],
+        obj=CliContext(pool=pool),
+    )

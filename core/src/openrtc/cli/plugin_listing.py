@@ -26,7 +26,10 @@ def collect(flags: Mapping[str, Any] | None = None) -> list[PluginRecord]:
     selection = resolve(PLUGIN_SELECTION, flags=flags)
     # listing is for diagnosis: a broken plugin is shown, never fatal here
     host = load_plugins(
-        candidates=find_candidates(), blocked=selection["disable_plugins"], strict=False, report=False
+        candidates=find_candidates(),
+        blocked=selection["disable_plugins"],
+        strict=False,
+        report=False,
     )
     try:
         settings = resolve([*KERNEL_SETTINGS, *host.declared_settings()], env=os.environ)

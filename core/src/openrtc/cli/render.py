@@ -56,8 +56,9 @@ def agents_table(document: dict[str, Any]) -> None:
     for column in ("name", "class", "stt", "llm", "tts", "greeting"):
         table.add_column(column)
     for agent in document["agents"]:
-        table.add_row(*(str(agent[c] or "-") for c in
-                        ("name", "class", "stt", "llm", "tts", "greeting")))
+        table.add_row(
+            *(str(agent[c] or "-") for c in ("name", "class", "stt", "llm", "tts", "greeting"))
+        )
     Console().print(table)
 
 
@@ -71,6 +72,12 @@ def plugins_table(records: list[PluginRecord]) -> None:
         if record.error:
             status += f"\n{record.error}"
         hooks = "\n".join(h.removeprefix("openrtc_") for h in record.hooks)
-        table.add_row(record.name, record.distribution or "-", record.version or "-", status,
-                      hooks or "-", "\n".join(record.strategies) or "-")
+        table.add_row(
+            record.name,
+            record.distribution or "-",
+            record.version or "-",
+            status,
+            hooks or "-",
+            "\n".join(record.strategies) or "-",
+        )
     Console(width=140).print(table)

@@ -14,7 +14,11 @@ logger = logging.getLogger("openrtc.worker")
 
 
 async def serve_until_signalled(
-    pool: AgentPool, *, url: str | None, api_key: str | None, api_secret: str | None,
+    pool: AgentPool,
+    *,
+    url: str | None,
+    api_key: str | None,
+    api_secret: str | None,
     devmode: bool,
 ) -> None:
     loop = asyncio.get_running_loop()
@@ -45,15 +49,22 @@ async def serve_until_signalled(
 
 
 def run_worker(
-    pool: AgentPool, *, url: str | None, api_key: str | None, api_secret: str | None,
+    pool: AgentPool,
+    *,
+    url: str | None,
+    api_key: str | None,
+    api_secret: str | None,
     devmode: bool,
 ) -> int:
     """Run until drained or stopped; the exit code is 0 after a clean drain."""
     from openrtc.pool_runtime import ConfigurationError
 
     try:
-        asyncio.run(serve_until_signalled(pool, url=url, api_key=api_key,
-                                          api_secret=api_secret, devmode=devmode))
+        asyncio.run(
+            serve_until_signalled(
+                pool, url=url, api_key=api_key, api_secret=api_secret, devmode=devmode
+            )
+        )
     except ConfigurationError as exc:
         logger.error("%s", exc)
         return 2

@@ -17,29 +17,65 @@ if TYPE_CHECKING:
 
 OptStr = Optional[str]  # noqa: UP045  typer evaluates these annotations at run time
 
-Url = Annotated[OptStr, typer.Option("--url", help="LiveKit URL [env LIVEKIT_URL]",
-                                     rich_help_panel="Connection")]
-ApiKey = Annotated[OptStr, typer.Option("--api-key", help="API key [env LIVEKIT_API_KEY]",
-                                        rich_help_panel="Connection")]
-ApiSecret = Annotated[OptStr, typer.Option(
-    "--api-secret", help="API secret [env LIVEKIT_API_SECRET]", rich_help_panel="Connection")]
-LogLevel = Annotated[str, typer.Option(
-    "--log-level", envvar="LIVEKIT_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.",
-    rich_help_panel="Connection")]
-AgentsDir = Annotated[OptStr, typer.Argument(
-    help="Directory of agent modules, one agent per file.", show_default=False)]
-AgentsDirOption = Annotated[OptStr, typer.Option(
-    "--agents-dir", help="Same as the AGENTS_DIR argument.", show_default=False)]
-DefaultStt = Annotated[OptStr, typer.Option(
-    "--default-stt", help="STT for agents without their own, e.g. 'deepgram/nova-3'.",
-    rich_help_panel="Agent defaults")]
-DefaultLlm = Annotated[OptStr, typer.Option(
-    "--default-llm", help="LLM for agents without their own.", rich_help_panel="Agent defaults")]
-DefaultTts = Annotated[OptStr, typer.Option(
-    "--default-tts", help="TTS for agents without their own.", rich_help_panel="Agent defaults")]
-DefaultGreeting = Annotated[OptStr, typer.Option(
-    "--default-greeting", help="Greeting instructions for agents without their own.",
-    rich_help_panel="Agent defaults")]
+Url = Annotated[
+    OptStr,
+    typer.Option("--url", help="LiveKit URL [env LIVEKIT_URL]", rich_help_panel="Connection"),
+]
+ApiKey = Annotated[
+    OptStr,
+    typer.Option("--api-key", help="API key [env LIVEKIT_API_KEY]", rich_help_panel="Connection"),
+]
+ApiSecret = Annotated[
+    OptStr,
+    typer.Option(
+        "--api-secret", help="API secret [env LIVEKIT_API_SECRET]", rich_help_panel="Connection"
+    ),
+]
+LogLevel = Annotated[
+    str,
+    typer.Option(
+        "--log-level",
+        envvar="LIVEKIT_LOG_LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR.",
+        rich_help_panel="Connection",
+    ),
+]
+AgentsDir = Annotated[
+    OptStr,
+    typer.Argument(help="Directory of agent modules, one agent per file.", show_default=False),
+]
+AgentsDirOption = Annotated[
+    OptStr,
+    typer.Option("--agents-dir", help="Same as the AGENTS_DIR argument.", show_default=False),
+]
+DefaultStt = Annotated[
+    OptStr,
+    typer.Option(
+        "--default-stt",
+        help="STT for agents without their own, e.g. 'deepgram/nova-3'.",
+        rich_help_panel="Agent defaults",
+    ),
+]
+DefaultLlm = Annotated[
+    OptStr,
+    typer.Option(
+        "--default-llm", help="LLM for agents without their own.", rich_help_panel="Agent defaults"
+    ),
+]
+DefaultTts = Annotated[
+    OptStr,
+    typer.Option(
+        "--default-tts", help="TTS for agents without their own.", rich_help_panel="Agent defaults"
+    ),
+]
+DefaultGreeting = Annotated[
+    OptStr,
+    typer.Option(
+        "--default-greeting",
+        help="Greeting instructions for agents without their own.",
+        rich_help_panel="Agent defaults",
+    ),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -76,7 +112,12 @@ def build_pool(
         if given is None:
             if directory is None:
                 raise _fail("no agents directory; run e.g. 'openrtc start ./agents'")
-            pool = AgentPool(**{f"default_{k}": v for k, v in defaults.items()})
+            pool = AgentPool(
+                default_stt=defaults["stt"],
+                default_llm=defaults["llm"],
+                default_tts=defaults["tts"],
+                default_greeting=defaults["greeting"],
+            )
         else:
             pool = given
         if directory is not None:
@@ -105,13 +146,18 @@ def register(app: typer.Typer, settings: Sequence[Setting]) -> None:
             default_greeting: DefaultGreeting = None,
         ) -> None:
             _configure_logging(log_level)
-            defaults = {"stt": default_stt, "llm": default_llm, "tts": default_tts,
-                        "greeting": default_greeting}
+            defaults = {
+                "stt": default_stt,
+                "llm": default_llm,
+                "tts": default_tts,
+                "greeting": default_greeting,
+            }
             pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
             from openrtc.cli.serving import run_worker
 
-            code = run_worker(pool, url=url, api_key=api_key, api_secret=api_secret,
-                              devmode=devmode)
+            code = run_worker(
+                pool, url=url, api_key=api_key, api_secret=api_secret, devmode=devmode
+            )
             raise typer.Exit(code)
 
         command.__doc__ = summary
@@ -136,8 +182,12 @@ def register(app: typer.Typer, settings: Sequence[Setting]) -> None:
         default_greeting: DefaultGreeting = None,
     ) -> None:
         """List the agents a directory registers, with their providers and greeting."""
-        defaults = {"stt": default_stt, "llm": default_llm, "tts": default_tts,
-                    "greeting": default_greeting}
+        defaults = {
+            "stt": default_stt,
+            "llm": default_llm,
+            "tts": default_tts,
+            "greeting": default_greeting,
+        }
         pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
         from openrtc.cli.render import agents_document, agents_table
 

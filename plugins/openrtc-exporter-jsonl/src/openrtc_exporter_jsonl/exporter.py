@@ -34,8 +34,9 @@ class JsonlExporter:
     def _offer(self, record: dict[str, Any]) -> None:
         if self._thread is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._thread = threading.Thread(target=self._write_loop, name="openrtc-jsonl",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._write_loop, name="openrtc-jsonl", daemon=True
+            )
             self._thread.start()
         if self._unreported_drops:
             drop = {"schema": SCHEMA_VERSION, "kind": "dropped", "count": self._unreported_drops}

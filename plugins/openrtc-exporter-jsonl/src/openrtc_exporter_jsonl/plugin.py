@@ -5,11 +5,12 @@ from pathlib import Path
 from openrtc.hookspecs import hookimpl
 from openrtc.settings import Setting, Settings
 from openrtc.strategies import MetricsExporter
-
 from openrtc_exporter_jsonl.exporter import JsonlExporter
 
 PATH = Setting(
-    "metrics_jsonl", "str", "",
+    "metrics_jsonl",
+    "str",
+    "",
     "Append metrics events and snapshots to this JSON Lines file (empty: off).",
 )
 

@@ -13,16 +13,20 @@ from openrtc.strategies import IsolationMode, JobEnded, WorkerSpec
 
 def build_coroutine_server(spec: WorkerSpec) -> Any:
     # livekit-agents is imported only when a worker is really built
+    from openrtc.jobs import decision_from_attributes
     from openrtc.livekit_adapter import JobEnded as LiveKitJobEnded
     from openrtc.livekit_adapter import ServerOptions, build_server
 
-    from openrtc.jobs import decision_from_attributes
-
     def on_job_ended(ended: LiveKitJobEnded) -> None:
         decision = decision_from_attributes(ended.attributes)
-        spec.on_job_ended(JobEnded(job_id=ended.job_id, room_name=ended.room_name,
-                                   agent=decision.agent if decision else None,
-                                   succeeded=ended.status == "success"))
+        spec.on_job_ended(
+            JobEnded(
+                job_id=ended.job_id,
+                room_name=ended.room_name,
+                agent=decision.agent if decision else None,
+                succeeded=ended.status == "success",
+            )
+        )
 
     return build_server(
         ServerOptions(

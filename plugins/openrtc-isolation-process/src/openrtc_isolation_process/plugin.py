@@ -10,28 +10,36 @@ from openrtc.settings import Setting, Settings
 from openrtc.strategies import IsolationMode, JobEnded, WorkerSpec
 
 JOB_MEMORY_LIMIT_MB = Setting(
-    "process.job_memory_limit_mb", "float", 0.0,
+    "process.job_memory_limit_mb",
+    "float",
+    0.0,
     "Memory cap of one session process in MB; livekit kills a job past it (0 = no cap).",
     minimum=0,
 )
 NUM_IDLE_PROCESSES = Setting(
-    "process.num_idle_processes", "int", 1,
+    "process.num_idle_processes",
+    "int",
+    1,
     "Warm processes kept ready for the next job.",
     minimum=0,
 )
 
 
 def build_process_server(spec: WorkerSpec) -> Any:
+    from openrtc.jobs import decision_from_attributes
     from openrtc.livekit_adapter import JobEnded as LiveKitJobEnded
     from openrtc.livekit_adapter import ServerOptions, build_server
 
-    from openrtc.jobs import decision_from_attributes
-
     def on_job_ended(ended: LiveKitJobEnded) -> None:
         decision = decision_from_attributes(ended.attributes)
-        spec.on_job_ended(JobEnded(job_id=ended.job_id, room_name=ended.room_name,
-                                   agent=decision.agent if decision else None,
-                                   succeeded=ended.status == "success"))
+        spec.on_job_ended(
+            JobEnded(
+                job_id=ended.job_id,
+                room_name=ended.room_name,
+                agent=decision.agent if decision else None,
+                succeeded=ended.status == "success",
+            )
+        )
 
     return build_server(
         ServerOptions(

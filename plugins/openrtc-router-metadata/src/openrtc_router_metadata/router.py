@@ -33,8 +33,10 @@ def _as_object(raw: str, where: str) -> dict[str, Any] | None:
 
 
 def route_by_metadata(request: RouteRequest) -> str | None:
-    for where, raw in (("job metadata", request.job_metadata),
-                       ("room metadata", request.room_metadata)):
+    for where, raw in (
+        ("job metadata", request.job_metadata),
+        ("room metadata", request.room_metadata),
+    ):
         document = _as_object(raw, where)
         if document is None:
             continue
@@ -45,7 +47,7 @@ def route_by_metadata(request: RouteRequest) -> str | None:
             if not isinstance(value, str):
                 raise RoutingError(
                     f"{where} key '{key}' must be an agent name string, got "
-                    f"{type(value).__name__} {value!r}; send e.g. {{\"{key}\": \"dental\"}}"
+                    f'{type(value).__name__} {value!r}; send e.g. {{"{key}": "dental"}}'
                 )
             return value
     return None

@@ -3,13 +3,14 @@ from __future__ import annotations
 from openrtc.hookspecs import hookimpl
 from openrtc.settings import Setting, Settings
 from openrtc.strategies import Router
-
 from openrtc_router_prefix.router import prefix_router
 
 PRIORITY = 200
 
 SEPARATOR = Setting(
-    "router_prefix.separator", "str", "-",
+    "router_prefix.separator",
+    "str",
+    "-",
     "Text between the agent name and the rest of a room name.",
     validator=lambda value: None if value else "the separator cannot be empty",
 )

@@ -16,9 +16,7 @@ def prefix_router(separator: str) -> Callable[[RouteRequest], str | None]:
     def route(request: RouteRequest) -> str | None:
         room = request.room_name
         matches = [
-            agent
-            for agent in request.agents
-            if room == agent or room.startswith(agent + separator)
+            agent for agent in request.agents if room == agent or room.startswith(agent + separator)
         ]
         return max(matches, key=len) if matches else None
 

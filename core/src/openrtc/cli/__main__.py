@@ -1,0 +1,3 @@
+from openrtc.cli.main import main
+
+main()
