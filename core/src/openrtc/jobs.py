@@ -21,6 +21,7 @@ from openrtc.settings import Settings
 from openrtc.strategies import (
     AdmissionRequest,
     AdmissionRule,
+    JobEnded,
     RouteDecision,
     RouteRequest,
     RoutingError,
@@ -46,6 +47,24 @@ def decision_from_attributes(attributes: Mapping[str, str]) -> RouteDecision | N
     if not agent:
         return None
     return RouteDecision(agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"))
+
+
+def job_end_reporter(report: Callable[[JobEnded], None]) -> Callable[[Any], None]:
+    """Adapt the livekit seam's end-of-job report (``accept_attributes``, ``status``) to the
+    kernel's ``JobEnded``, recovering the routed agent from the accept attributes."""
+
+    def on_job_ended(ended: Any) -> None:
+        decision = decision_from_attributes(ended.accept_attributes)
+        report(
+            JobEnded(
+                job_id=ended.job_id,
+                room_name=ended.room_name,
+                agent=decision.agent if decision else None,
+                succeeded=ended.status == "success",
+            )
+        )
+
+    return on_job_ended
 
 
 @attrs.define

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,8 @@ class AgentPool:
     :param consecutive_failure_limit: failed sessions in a row before the worker drains.
     :param drain_timeout: seconds live sessions get to finish when the worker drains.
     :param routers: explicit router chain, in order (default: every router by priority).
+    :param dispatch_name: the name the worker registers with LiveKit for explicit dispatch
+        (livekit's ``agent_name``); empty means automatic dispatch to every new room.
     :param disable_plugins: plugin entry-point names to block.
     :param strict_plugins: make a plugin that fails to load an error instead of a warning.
     :param plugin_settings: values for settings that plugins declare, by setting name.
@@ -62,6 +65,7 @@ class AgentPool:
         consecutive_failure_limit: int | None = None,
         drain_timeout: float | None = None,
         routers: Sequence[str] | None = None,
+        dispatch_name: str | None = None,
         disable_plugins: Sequence[str] | None = None,
         strict_plugins: bool | None = None,
         plugin_settings: Mapping[str, Any] | None = None,
@@ -80,6 +84,7 @@ class AgentPool:
             "consecutive_failure_limit": consecutive_failure_limit,
             "drain_timeout": drain_timeout,
             "routers": routers,
+            "dispatch_name": dispatch_name,
             "disable_plugins": disable_plugins,
             "strict_plugins": strict_plugins,
         }
@@ -274,6 +279,11 @@ class AgentPool:
         await self._runtime.serve(
             url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, http_port=http_port
         )
+
+    async def wait_registered(self, timeout: float | None = None) -> str:
+        """Wait until the worker is registered with LiveKit; returns the worker id."""
+        await asyncio.wait_for(self._runtime.registered.wait(), timeout)
+        return self._runtime.worker_id or ""
 
     async def drain(self, reason: str = "drain requested") -> None:
         """Stop taking jobs, let live sessions finish (up to ``drain_timeout``), then stop."""

@@ -49,6 +49,8 @@ class PoolRuntime:
     server: WorkerServer | None = None
     started: bool = False
     supervisor_task: asyncio.Task[None] | None = None
+    registered: asyncio.Event = attrs.field(factory=asyncio.Event)
+    worker_id: str | None = None
 
     @classmethod
     def build(
@@ -189,16 +191,27 @@ class PoolRuntime:
             http_port=http_port,
         )
         self.server = self.isolation.build_server(spec)
-        self.emit(
-            events.WorkerRegistered(
-                isolation=self.isolation.name, agents=tuple(self.handlers.agents)
-            )
-        )
+        self.server.on("worker_registered", self._on_registered)
         try:
             await self.server.run(devmode=devmode)
         finally:
             for exporter in self.exporters:
                 exporter.close()
+
+    def _on_registered(self, worker_id: str, *_: Any) -> None:
+        self.worker_id = worker_id
+        self.registered.set()
+        logger.info(
+            "worker %s registered (%s isolation) serving agents: %s",
+            worker_id,
+            self.isolation.name,
+            ", ".join(self.handlers.agents),
+        )
+        self.emit(
+            events.WorkerRegistered(
+                isolation=self.isolation.name, agents=tuple(self.handlers.agents)
+            )
+        )
 
     async def drain(self, reason: str) -> None:
         """Reject new jobs, wait up to ``drain_timeout`` for live ones, then close the worker."""

@@ -37,6 +37,13 @@ ROUTERS = Setting(
     (),
     "Router chain in order, e.g. 'metadata,prefix,fallback'; empty means all by priority.",
 )
+DISPATCH_NAME = Setting(
+    "dispatch_name",
+    "str",
+    "",
+    "Name the worker registers with LiveKit (its agent_name) for explicit dispatch; "
+    "empty means automatic dispatch to every new room.",
+)
 DISABLE_PLUGINS = Setting(
     "disable_plugins",
     "list",
@@ -59,5 +66,6 @@ KERNEL_SETTINGS = (
     CONSECUTIVE_FAILURE_LIMIT,
     DRAIN_TIMEOUT,
     ROUTERS,
+    DISPATCH_NAME,
     *PLUGIN_SELECTION,
 )

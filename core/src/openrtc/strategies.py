@@ -143,6 +143,9 @@ class WorkerServer(Protocol):
 
     async def aclose(self) -> None: ...
 
+    def on(self, event: str, callback: Callable[..., Any]) -> Any:
+        """Subscribe to ``"worker_registered"`` (called with the worker id and server info)."""
+
 
 @attrs.frozen
 class IsolationMode:

@@ -7,7 +7,7 @@ from typing import Any
 
 from openrtc.hookspecs import hookimpl
 from openrtc.settings import Setting, Settings
-from openrtc.strategies import IsolationMode, JobEnded, WorkerSpec
+from openrtc.strategies import IsolationMode, WorkerSpec
 
 JOB_MEMORY_LIMIT_MB = Setting(
     "process.job_memory_limit_mb",
@@ -26,20 +26,8 @@ NUM_IDLE_PROCESSES = Setting(
 
 
 def build_process_server(spec: WorkerSpec) -> Any:
-    from openrtc.jobs import decision_from_attributes
-    from openrtc.livekit_adapter import JobEnded as LiveKitJobEnded
+    from openrtc.jobs import job_end_reporter
     from openrtc.livekit_adapter import ServerOptions, build_server
-
-    def on_job_ended(ended: LiveKitJobEnded) -> None:
-        decision = decision_from_attributes(ended.attributes)
-        spec.on_job_ended(
-            JobEnded(
-                job_id=ended.job_id,
-                room_name=ended.room_name,
-                agent=decision.agent if decision else None,
-                succeeded=ended.status == "success",
-            )
-        )
 
     return build_server(
         ServerOptions(
@@ -48,7 +36,8 @@ def build_process_server(spec: WorkerSpec) -> Any:
             request_fnc=spec.request_handler,
             setup_fnc=spec.prewarm,
             load_fnc=spec.load,
-            on_job_ended=on_job_ended,
+            on_job_ended=job_end_reporter(spec.on_job_ended),
+            agent_name=spec.settings["dispatch_name"],
             ws_url=spec.ws_url,
             api_key=spec.api_key,
             api_secret=spec.api_secret,

@@ -1,0 +1,372 @@
+"""A real livekit-server on loopback, for end-to-end tests and local development.
+
+`find_server_binary` locates (or builds, with the Go toolchain) the server binary and
+`LocalLiveKitServer` runs it with a generated config that only ever uses 127.0.0.1: no external
+IP discovery, no public STUN servers handed to clients, a fresh API key pair per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+SERVER_VERSION = "v1.13.5"
+SERVER_MODULE = "github.com/livekit/livekit-server/cmd/server"
+HOST = "127.0.0.1"
+BUILD_TIMEOUT_S = 1800.0
+# livekit-server reads these as config overrides; an inherited one (say REDIS_HOST) would turn
+# the test bed into something else, so they never reach the process.
+_SERVER_ENV_OVERRIDES = ("NODE_IP", "UDP_PORT", "REDIS_HOST", "REDIS_PASSWORD")
+
+_GO_MISSING = (
+    "building livekit-server {version} needs the Go toolchain but `go` is not on PATH; install "
+    "Go 1.21 or newer (it fetches the Go 1.26 toolchain the server needs through the Go module "
+    "proxy; Debian bookworm's `golang` package is 1.19, too old) or set LIVEKIT_SERVER_BIN to a "
+    "livekit-server binary"
+)
+
+
+class ServerUnavailable(RuntimeError):
+    """livekit-server cannot be found, built or started; the message says what to do."""
+
+
+def server_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "openrtc" / "bin"
+
+
+def cached_binary_path() -> Path:
+    return server_cache_dir() / f"livekit-server-{SERVER_VERSION}"
+
+
+def find_server_binary(*, build: bool = True) -> Path:
+    """Return a livekit-server binary, building and caching it when none is found.
+
+    Order: $LIVEKIT_SERVER_BIN, `livekit-server` on PATH, the per-user cache, then a build.
+    """
+    explicit = os.environ.get("LIVEKIT_SERVER_BIN")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ServerUnavailable(
+                f"LIVEKIT_SERVER_BIN={explicit} is not an executable file; "
+                "point it at a livekit-server binary or unset it"
+            )
+        return path
+    on_path = shutil.which("livekit-server")
+    if on_path:
+        return Path(on_path)
+    cached = cached_binary_path()
+    if _is_executable(cached):
+        return cached
+    if not build:
+        raise ServerUnavailable(
+            f"no livekit-server found (LIVEKIT_SERVER_BIN unset, none on PATH, none at {cached}); "
+            "call find_server_binary(build=True) or set LIVEKIT_SERVER_BIN"
+        )
+    return build_server_binary(cached)
+
+
+def build_server_binary(dest: Path | None = None) -> Path:
+    """Build livekit-server with `go install` and move it atomically to `dest`."""
+    target = dest or cached_binary_path()
+    go = shutil.which("go")
+    if go is None:
+        raise ServerUnavailable(_GO_MISSING.format(version=SERVER_VERSION))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A lock file keeps parallel test processes from running the same long build twice.
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_executable(target):
+            return target
+        # The temporary GOBIN sits next to the target so the final rename stays atomic.
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as gobin:
+            env = {**os.environ, "GOBIN": gobin}
+            command = [go, "install", f"{SERVER_MODULE}@{SERVER_VERSION}"]
+            try:
+                result = subprocess.run(
+                    command, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise ServerUnavailable(
+                    f"`{' '.join(command)}` took over {BUILD_TIMEOUT_S:.0f} s; "
+                    "run it by hand and set LIVEKIT_SERVER_BIN to the result"
+                ) from exc
+            built = Path(gobin) / "server"  # go install names the binary after cmd/server
+            if result.returncode != 0 or not built.is_file():
+                tail = " | ".join(result.stderr.strip().splitlines()[-5:])
+                raise ServerUnavailable(
+                    f"`{' '.join(command)}` failed (exit {result.returncode}): {tail}; "
+                    "fix the Go setup or set LIVEKIT_SERVER_BIN"
+                )
+            os.replace(built, target)
+    return target
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _udp_range_is_free(start: int, count: int) -> bool:
+    sockets: list[socket.socket] = []
+    try:
+        for port in range(start, start + count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sockets.append(sock)
+            sock.bind((HOST, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _free_udp_range(count: int) -> int:
+    # Stay below Linux's ephemeral range (32768+) so client sockets rarely collide with it.
+    for _ in range(200):
+        start = random.randrange(20_000, 32_000 - count)
+        if _udp_range_is_free(start, count):
+            return start
+    raise ServerUnavailable(f"found no {count} consecutive free UDP ports on {HOST}; free some")
+
+
+class LocalLiveKitServer:
+    """One livekit-server process bound to 127.0.0.1, with its own config, keys and log."""
+
+    def __init__(
+        self,
+        binary: Path | None = None,
+        *,
+        workdir: Path | None = None,
+        udp_ports: int = 20,
+        startup_timeout: float = 30.0,
+        log_level: str = "info",
+    ) -> None:
+        self._binary = binary
+        self._workdir_arg = workdir
+        self._udp_ports = udp_ports
+        self._startup_timeout = startup_timeout
+        self._log_level = log_level
+        self.api_key = f"openrtc-{secrets.token_hex(4)}"
+        self.api_secret = secrets.token_urlsafe(32)
+        self.port = 0
+        self.rtc_tcp_port = 0
+        self.udp_port_start = 0
+        self.stun_port = 0
+        self.startup_seconds: float | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._workdir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{HOST}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self._require_workdir() / "livekit-server.log"
+
+    @property
+    def config_path(self) -> Path:
+        return self._require_workdir() / "livekit.yaml"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def env(self) -> dict[str, str]:
+        """The variables livekit-agents and livekit-api read to reach this server."""
+        return {
+            "LIVEKIT_URL": self.url,
+            "LIVEKIT_API_KEY": self.api_key,
+            "LIVEKIT_API_SECRET": self.api_secret,
+        }
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, errors="replace") as log:
+                return "".join(deque(log, maxlen=lines))
+        except (FileNotFoundError, ServerUnavailable):
+            return ""
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "bind_addresses": [HOST],
+            "rtc": {
+                "tcp_port": self.rtc_tcp_port,
+                # A UDP mux binds all its ports at startup, so a taken port fails the start
+                # (and we retry elsewhere) instead of failing a call later.
+                "udp_port": f"{self.udp_port_start}-{self.udp_port_start + self._udp_ports - 1}",
+                "use_external_ip": False,
+                "node_ip": HOST,
+                "enable_loopback_candidate": True,
+                "ips": {"includes": [f"{HOST}/32"]},
+                "use_mdns": False,
+                # With no STUN servers set the server hands clients public ones; a loopback
+                # address nobody answers on keeps every client's ICE traffic on this machine.
+                "stun_servers": [f"{HOST}:{self.stun_port}"],
+            },
+            "turn": {"enabled": False},
+            "keys": {self.api_key: self.api_secret},
+            "logging": {"level": self._log_level, "json": False},
+        }
+
+    def start(self) -> LocalLiveKitServer:
+        if self.running:
+            return self
+        binary = self._binary or find_server_binary()
+        if self._workdir_arg is not None:
+            self._workdir = self._workdir_arg
+            self._workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="openrtc-livekit-")
+            self._workdir = Path(self._tmp.name)
+        began = time.monotonic()
+        last_error = ""
+        for _attempt in range(3):
+            self.port = _free_tcp_port()
+            self.rtc_tcp_port = _free_tcp_port()
+            self.udp_port_start = _free_udp_range(self._udp_ports)
+            self.stun_port = _free_udp_port()
+            # JSON is valid YAML, which spares a YAML dependency.
+            self.config_path.write_text(json.dumps(self.config(), indent=2))
+            self._spawn(binary)
+            last_error = self._wait_ready()
+            if not last_error:
+                self.startup_seconds = time.monotonic() - began
+                return self
+            self._terminate()
+            if "address already in use" not in self.log_tail(20):
+                break
+        log = self.log_tail(20)
+        self._cleanup_tmp()
+        raise ServerUnavailable(f"livekit-server did not start: {last_error}\n{log}")
+
+    def _spawn(self, binary: Path) -> None:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("LIVEKIT_") and key not in _SERVER_ENV_OVERRIDES
+        }
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [str(binary), "--config", str(self.config_path)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self._workdir,
+                start_new_session=True,  # a Ctrl-C in the test runner must not kill it mid-test
+            )
+
+    def _wait_ready(self) -> str:
+        """Poll until the HTTP and ICE/TCP ports answer; return '' or why it never did."""
+        deadline = time.monotonic() + self._startup_timeout
+        while time.monotonic() < deadline:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                code = None if proc is None else proc.returncode
+                return f"process exited with code {code}"
+            if self._http_ok() and self._tcp_accepts(self.rtc_tcp_port):
+                return ""
+            time.sleep(0.05)
+        return f"no answer on {self.http_url} within {self._startup_timeout:.0f} s"
+
+    def _http_ok(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.http_url + "/", timeout=1.0) as response:
+                return int(response.status) == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    @staticmethod
+    def _tcp_accepts(port: int) -> bool:
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
+    def stop(self, grace: float = 2.0, timeout: float = 5.0) -> None:
+        self._terminate(grace, timeout)
+        self._cleanup_tmp()
+
+    def _terminate(self, grace: float = 2.0, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        # The first SIGTERM waits for participants to leave; a second one forces the exit.
+        for sig, wait_s in ((signal.SIGTERM, grace), (signal.SIGTERM, timeout)):
+            proc.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(wait_s)
+                return
+        proc.kill()
+        proc.wait()
+
+    def _cleanup_tmp(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _require_workdir(self) -> Path:
+        if self._workdir is None:
+            raise ServerUnavailable("the server was never started; call start() first")
+        return self._workdir
+
+    def __enter__(self) -> LocalLiveKitServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> LocalLiveKitServer:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)

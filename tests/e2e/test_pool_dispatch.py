@@ -1,0 +1,135 @@
+"""A pool of two agents behind a real livekit-server, driven by real callers.
+
+Everything is real: the worker registers over LiveKit's agent protocol, the server dispatches,
+the caller publishes speech through WebRTC, the session runs Silero VAD and the offline
+STT/LLM/TTS, and the caller measures the agent's audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from openrtc_providers_offline import Rule, offline_providers
+
+from openrtc import AgentPool
+from openrtc.localserver import LocalLiveKitServer
+from openrtc.testing.dispatch import ServerAdmin
+from openrtc.testing.fixtures import CallerFactory, new_room_name
+from openrtc.testing.worker import running_worker
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+AGENTS_DIR = REPO / "docs" / "examples" / "agents"
+SPEECH = REPO / "tests" / "data" / "hello_appointment_16k.wav"
+DISPATCH_NAME = "openrtc-e2e"
+TIMEOUT = 45.0
+
+
+def make_pool(**settings: object) -> AgentPool:
+    stt, llm, tts = offline_providers(
+        rules=[Rule(pattern=r"appointment|book", reply="Your appointment is booked for Monday.")]
+    )
+    pool = AgentPool(
+        default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name=DISPATCH_NAME, **settings
+    )  # type: ignore[arg-type]
+    pool.discover(AGENTS_DIR)
+    return pool
+
+
+async def dispatch(admin: ServerAdmin, room: str, agent: str | None) -> None:
+    metadata = json.dumps({"agent": agent}) if agent is not None else ""
+    await admin.create_room(room)
+    await admin.create_dispatch(agent_name=DISPATCH_NAME, room=room, metadata=metadata)
+
+
+async def test_explicit_dispatch_reaches_the_named_agent_and_answers(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+) -> None:
+    pool = make_pool()
+    assert pool.list_agents() == ["dental", "restaurant"]
+    async with running_worker(pool, livekit_server):
+        room = new_room_name("dental-call")
+        await dispatch(livekit_admin, room, "dental")
+        caller = await caller_factory(room)
+        agent = await caller.wait_for_participant(TIMEOUT, agent=True)
+        assert agent.attributes.get("openrtc.agent") == "dental"
+        assert agent.attributes.get("openrtc.router") == "metadata"
+        greeting_at = await caller.wait_for_speech(TIMEOUT, participant=agent.identity)
+        await asyncio.sleep(4)  # let the greeting finish before talking over it
+        await caller.say(SPEECH)
+        assert caller.last_said_at is not None and caller.last_said_at > greeting_at
+        reply_at = await caller.wait_for_speech(
+            TIMEOUT, participant=agent.identity, after=caller.last_said_at
+        )
+        assert reply_at > caller.last_said_at
+        snapshot = pool.runtime_snapshot()
+        assert snapshot.per_agent["dental"].started == 1
+        assert "restaurant" not in snapshot.per_agent
+        assert snapshot.active == 1
+    final = pool.runtime_snapshot()
+    assert final.active == 0 and final.succeeded + final.failed == 1
+
+
+async def test_two_rooms_two_agents_one_worker(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+) -> None:
+    pool = make_pool()
+    async with running_worker(pool, livekit_server):
+        rooms = {"dental": new_room_name("a"), "restaurant": new_room_name("b")}
+        for agent, room in rooms.items():
+            await dispatch(livekit_admin, room, agent)
+        callers = {agent: await caller_factory(room) for agent, room in rooms.items()}
+        for agent, caller in callers.items():
+            remote = await caller.wait_for_participant(TIMEOUT, agent=True)
+            assert remote.attributes.get("openrtc.agent") == agent
+            await caller.wait_for_speech(TIMEOUT, participant=remote.identity)
+        snapshot = pool.runtime_snapshot()
+        assert snapshot.active == 2
+        assert {name: stats.active for name, stats in snapshot.per_agent.items()} == {
+            "dental": 1,
+            "restaurant": 1,
+        }
+
+
+async def test_unknown_agent_is_declined_and_the_next_dispatch_is_served(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="openrtc")
+    pool = make_pool()
+    async with running_worker(pool, livekit_server):
+        bad_room = new_room_name("bad")
+        await dispatch(livekit_admin, bad_room, "dentl")
+        bad_caller = await caller_factory(bad_room)
+
+        def declined() -> bool:
+            return any(
+                "agent 'dentl'" in m and "registered: dental, restaurant" in m
+                for m in caplog.messages
+            )
+
+        for _ in range(int(TIMEOUT * 10)):
+            if declined():
+                break
+            await asyncio.sleep(0.1)
+        assert declined(), caplog.messages[-20:]
+        assert pool.runtime_snapshot().rejected >= 1
+        assert not [
+            p
+            for p in bad_caller.room.remote_participants.values()
+            if p.attributes.get("openrtc.agent")
+        ]
+
+        good_room = new_room_name("good")
+        await dispatch(livekit_admin, good_room, "restaurant")
+        caller = await caller_factory(good_room)
+        remote = await caller.wait_for_participant(TIMEOUT, agent=True)
+        assert remote.attributes.get("openrtc.agent") == "restaurant"
+        await caller.wait_for_speech(TIMEOUT, participant=remote.identity)
