@@ -334,6 +334,9 @@ _concurrency: dict[str, Any] = {}
 
 async def concurrent_entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
+    # forgotten by its job: under process isolation it would die with the job's process
+    forgotten = asyncio.create_task(asyncio.sleep(3600), name=f"forgotten-{ctx.job.id}")
+    _concurrency["forgotten"].append(forgotten)
     _concurrency["userdata_ids"].append(id(ctx.proc.userdata))
     _concurrency["active"] += 1
     _concurrency["max_active"] = max(_concurrency["max_active"], _concurrency["active"])
@@ -349,9 +352,10 @@ async def concurrent_entrypoint(ctx: JobContext) -> None:
 
 @pytest.mark.asyncio
 async def test_coroutine_pool_prewarms_once_and_runs_jobs_concurrently(
-    livekit_server: LocalLiveKitServer,
+    livekit_server: LocalLiveKitServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _concurrency.update(active=0, max_active=0, userdata_ids=[])
+    caplog.set_level(logging.WARNING, logger=ADAPTER_LOGGER)
+    _concurrency.update(active=0, max_active=0, userdata_ids=[], forgotten=[])
     prewarm_calls: list[int] = []
 
     def counting_setup(proc: JobProcess) -> None:
@@ -384,3 +388,12 @@ async def test_coroutine_pool_prewarms_once_and_runs_jobs_concurrently(
     assert _concurrency["max_active"] == _CONCURRENT_JOBS
     assert len(set(_concurrency["userdata_ids"])) == 1
     assert [e.status for e in ended] == ["success"] * _CONCURRENT_JOBS
+    assert all(task.cancelled() for task in _concurrency["forgotten"])
+    leftovers = [
+        r.getMessage() for r in caplog.records if "left 1 task(s) running" in r.getMessage()
+    ]
+    assert sorted(leftovers) == sorted(
+        f"job {e.job_id} left 1 task(s) running after shutdown (forgotten-{e.job_id}); cancelling "
+        "them, as its process ending would under process isolation"
+        for e in ended
+    )

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from openrtc_demo import AGENTS_DIR
 from openrtc_providers_offline import Rule, offline_providers
 
 from openrtc import AgentPool
@@ -24,7 +25,6 @@ from openrtc.testing.worker import running_worker
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-AGENTS_DIR = REPO / "docs" / "examples" / "agents"
 SPEECH = REPO / "tests" / "data" / "hello_appointment_16k.wav"
 DISPATCH_NAME = "openrtc-e2e"
 TIMEOUT = 45.0

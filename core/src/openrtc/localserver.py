@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -370,3 +371,23 @@ class LocalLiveKitServer:
         tb: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m openrtc.localserver --ensure``: find or build the binary, print its path."""
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["--ensure"]):
+        print("usage: python -m openrtc.localserver [--ensure]", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        binary = find_server_binary()
+    except ServerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"livekit-server: {binary} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -280,9 +280,9 @@ class AgentPool:
             url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, http_port=http_port
         )
 
-    async def wait_registered(self, timeout: float | None = None) -> str:
+    async def wait_registered(self, timeout_s: float | None = None) -> str:
         """Wait until the worker is registered with LiveKit; returns the worker id."""
-        await asyncio.wait_for(self._runtime.registered.wait(), timeout)
+        await asyncio.wait_for(self._runtime.registered.wait(), timeout_s)
         return self._runtime.worker_id or ""
 
     async def drain(self, reason: str = "drain requested") -> None:

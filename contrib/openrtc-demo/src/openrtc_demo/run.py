@@ -1,0 +1,192 @@
+"""What ``openrtc demo`` does: server, worker, callers, summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import time
+from typing import Any
+
+import attrs
+from rich.console import Console
+from rich.table import Table
+
+from openrtc_demo import AGENTS_DIR
+
+DISPATCH_NAME = "openrtc-demo"
+CALLER_LINE = "Hello, I would like to book an appointment please."
+WAIT_S = 90.0
+
+console = Console(width=110)
+
+
+@attrs.define
+class CallResult:
+    caller: str
+    room: str
+    wanted: str
+    agent: str = "-"
+    router: str = "-"
+    greeting_s: float | None = None
+    reply_s: float | None = None
+    error: str | None = None
+
+
+def run_demo(*, callers: int, isolation: str, host_network: bool) -> int:
+    from openrtc.localserver import ServerUnavailable, cached_binary_path, find_server_binary
+    from openrtc.testing.netns import NamespaceUnavailable, isolate_network
+
+    if not host_network:
+        try:
+            isolate_network()
+            console.print("[dim]network: private namespace (loopback + 198.51.100.1)[/]")
+        except NamespaceUnavailable as exc:
+            console.print(f"[dim]network: host ({exc})[/]")
+    if not cached_binary_path().exists() and not os.environ.get("LIVEKIT_SERVER_BIN"):
+        console.print("building livekit-server v1.13.5 with Go (first run only, a few minutes)...")
+    try:
+        binary = find_server_binary()
+    except ServerUnavailable as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    if shutil.which("espeak-ng") is None:
+        console.print(
+            "[yellow]espeak-ng is not installed: the agents use a synthetic voice "
+            "(apt-get install espeak-ng for real speech)[/]"
+        )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # the WebRTC SDK reports callers hanging up as errors; the summary says what went wrong
+    logging.getLogger("livekit").setLevel(logging.CRITICAL)
+    return asyncio.run(_demo(binary, callers, isolation))
+
+
+async def _caller_speech() -> bytes:
+    """The caller's line, spoken by the offline TTS at 16 kHz."""
+    from openrtc_providers_offline import OfflineTTS
+
+    tts = OfflineTTS(sample_rate=16_000)
+    pcm = bytearray()
+    async with tts.synthesize(CALLER_LINE) as stream:
+        async for event in stream:
+            pcm.extend(event.frame.data.tobytes())
+    await tts.aclose()
+    return bytes(pcm)
+
+
+async def _call(server: Any, admin: Any, result: CallResult, speech: bytes) -> None:
+    from openrtc.testing.caller import Caller
+
+    started = time.monotonic()
+    caller = Caller(server, result.room, result.caller)
+    try:
+        await admin.create_room(result.room)
+        await admin.create_dispatch(
+            agent_name=DISPATCH_NAME,
+            room=result.room,
+            metadata=json.dumps({"agent": result.wanted}),
+        )
+        await caller.join()
+        remote = await caller.wait_for_participant(WAIT_S, agent=True)
+        result.agent = remote.attributes.get("openrtc.agent", "?")
+        result.router = remote.attributes.get("openrtc.router", "?")
+        greeted = await caller.wait_for_speech(WAIT_S, participant=remote.identity)
+        result.greeting_s = greeted - started
+        console.print(
+            f"  {result.caller}: greeted by [bold]{result.agent}[/] after {result.greeting_s:.2f} s"
+        )
+        await asyncio.sleep(3.0)  # let the greeting play out
+        await caller.say(speech, sample_rate=16_000)
+        said = caller.last_said_at or time.monotonic()
+        replied = await caller.wait_for_speech(WAIT_S, participant=remote.identity, after=said)
+        result.reply_s = replied - said
+        console.print(f"  {result.caller}: answered {result.reply_s:.2f} s after speaking")
+    except Exception as exc:  # one failed call is reported in the summary, not raised
+        result.error = f"{type(exc).__name__}: {exc}"
+        console.print(f"  [red]{result.caller}: {result.error}[/]")
+    finally:
+        await caller.leave()
+
+
+async def _demo(binary: Any, callers: int, isolation: str) -> int:
+    from openrtc_providers_offline import Rule, offline_providers
+
+    from openrtc import AgentPool
+    from openrtc.localserver import LocalLiveKitServer
+    from openrtc.testing.dispatch import ServerAdmin
+    from openrtc.testing.worker import running_worker
+
+    server = LocalLiveKitServer(binary)
+    server.start()
+    console.print(f"livekit-server: {server.url}")
+    try:
+        stt, llm, tts = offline_providers(
+            rules=[Rule(pattern=r"appointment|book|table", reply="Done, you are booked.")]
+        )
+        pool = AgentPool(
+            default_stt=stt,
+            default_llm=llm,
+            default_tts=tts,
+            isolation=isolation,
+            dispatch_name=DISPATCH_NAME,
+        )
+        pool.discover(AGENTS_DIR)
+        agents = pool.list_agents()
+        console.print(
+            f"worker: {isolation} isolation, agents: {', '.join(agents)}; loading models..."
+        )
+        speech = await _caller_speech()
+        results = [
+            CallResult(
+                caller=f"caller-{i + 1}", room=f"demo-{i + 1}", wanted=agents[i % len(agents)]
+            )
+            for i in range(callers)
+        ]
+        async with running_worker(pool, server, register_timeout=120), ServerAdmin(server) as admin:
+            console.print(f"worker registered; {callers} callers dialling...")
+            await asyncio.gather(*(_call(server, admin, r, speech) for r in results))
+            snapshot = pool.runtime_snapshot()
+    finally:
+        server.stop()
+    _summary(results, snapshot)
+    return 0 if all(r.error is None for r in results) else 1
+
+
+def _summary(results: list[CallResult], snapshot: Any) -> None:
+    table = Table(title="calls")
+    for column in (
+        "caller",
+        "asked for",
+        "served by",
+        "router",
+        "dispatch->greeting",
+        "speech->reply",
+        "result",
+    ):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.caller,
+            r.wanted,
+            r.agent,
+            r.router,
+            f"{r.greeting_s:.2f} s" if r.greeting_s is not None else "-",
+            f"{r.reply_s:.2f} s" if r.reply_s is not None else "-",
+            "ok" if r.error is None else f"[red]{r.error}[/]",
+        )
+    console.print(table)
+    per_agent = ", ".join(f"{name}: {stats.started}" for name, stats in snapshot.per_agent.items())
+    greetings = sorted(r.greeting_s for r in results if r.greeting_s is not None)
+    rss = f"{snapshot.rss_bytes / 2**20:.0f} MiB" if snapshot.rss_bytes else "unknown"
+    console.print(f"sessions per agent: {per_agent}")
+    if greetings:
+        console.print(
+            f"dispatch->greeting: median {greetings[len(greetings) // 2]:.2f} s, "
+            f"max {greetings[-1]:.2f} s"
+        )
+    console.print(
+        f"worker RSS at the end: {rss} ({snapshot.isolation} isolation, one process "
+        f"for {snapshot.started} sessions)"
+    )

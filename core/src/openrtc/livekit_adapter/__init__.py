@@ -1,0 +1,49 @@
+"""The only place in openrtc that touches livekit-agents' private names.
+
+livekit-agents has no public way to run a job as a task on the worker's own event loop, so this
+package supplies one (`CoroutineJobPool`, `CoroutineJobExecutor`) and a `build_server` that
+picks it or livekit's own process pool. Importing the package first checks that the installed
+livekit-agents is in `SUPPORTED_RANGE` and still has every name in `PRIVATE_NAMES_USED`, and
+raises `LiveKitVersionError` (an ImportError) naming what is wrong otherwise.
+"""
+
+from __future__ import annotations
+
+from .version import (
+    PRIVATE_NAMES_USED,
+    SIGNATURE_PARAMS_USED,
+    SUPPORTED_RANGE,
+    LiveKitVersionError,
+    check_livekit_compat,
+)
+
+LIVEKIT_AGENTS_VERSION = check_livekit_compat()
+
+# imported only after the check: these modules bind private livekit names at import time
+from .coroutine_executor import CoroutineJobExecutor  # noqa: E402
+from .coroutine_pool import CoroutineJobPool  # noqa: E402
+from .server import (  # noqa: E402
+    ISOLATIONS,
+    Isolation,
+    JobEnded,
+    ServerOptions,
+    accept_attributes,
+    build_server,
+)
+
+__all__ = [
+    "ISOLATIONS",
+    "LIVEKIT_AGENTS_VERSION",
+    "PRIVATE_NAMES_USED",
+    "SIGNATURE_PARAMS_USED",
+    "SUPPORTED_RANGE",
+    "CoroutineJobExecutor",
+    "CoroutineJobPool",
+    "Isolation",
+    "JobEnded",
+    "LiveKitVersionError",
+    "ServerOptions",
+    "accept_attributes",
+    "build_server",
+    "check_livekit_compat",
+]

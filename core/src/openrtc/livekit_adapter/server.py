@@ -1,0 +1,193 @@
+"""Build a livekit AgentServer that runs jobs as coroutines or as livekit's own processes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import attrs
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
+from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
+from livekit.agents.ipc.proc_pool import ProcPool
+
+from .coroutine_pool import CoroutineJobPool
+
+logger = logging.getLogger("openrtc.livekit_adapter")
+
+Isolation = Literal["coroutine", "process"]
+ISOLATIONS: tuple[Isolation, ...] = ("coroutine", "process")
+# attribute keys LiveKit reserves and adds to an agent's attributes itself
+LIVEKIT_PREFIX = "lk."
+
+
+@attrs.frozen(kw_only=True)
+class JobEnded:
+    """A job's executor finished; reported in the worker process whatever the isolation.
+
+    `status` is livekit's own verdict on the executor: "failed" when the job had to be killed
+    (process) or cancelled (coroutine) because it would not shut down in time, or its runner
+    crashed; "success" when its lifecycle completed, which includes an entrypoint that raised
+    and was shut down cleanly.
+    """
+
+    job_id: str
+    room_name: str
+    agent_name: str
+    accept_attributes: dict[str, str]
+    status: Literal["success", "failed"]
+
+
+def _check_isolation(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ISOLATIONS:
+        raise ValueError(
+            f"isolation {value!r} is not supported; use one of: {', '.join(ISOLATIONS)}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ServerOptions:
+    isolation: Isolation = attrs.field(validator=_check_isolation)
+    entrypoint_fnc: Callable[[JobContext], Awaitable[None]]
+    request_fnc: Callable[[JobRequest], Awaitable[None]] | None = None
+    setup_fnc: Callable[[JobProcess], Any] | None = None
+    session_end_fnc: Callable[[JobContext], Awaitable[None]] | None = None
+    load_fnc: Callable[[], float] | None = None
+    on_job_ended: Callable[[JobEnded], None] | None = None
+    agent_name: str = ""
+    ws_url: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    drain_timeout: int = 1800
+    job_memory_limit_mb: float = 0.0
+    num_idle_processes: int | None = None
+    http_host: str = ""
+    http_port: int = 0
+    load_threshold: float | None = None
+    shutdown_timeout: float = 10.0
+    """Seconds a job may take to finish once it reached its shutting-down stage, before it is
+    killed (process) or cancelled (coroutine)."""
+
+
+class _OpenRTCAgentServer(AgentServer):
+    """AgentServer whose job pool is chosen by isolation mode.
+
+    `AgentServer.run()` builds a ProcPool and assigns it to `self._proc_pool` before starting
+    it. This data descriptor receives that assignment: in coroutine mode it keeps a
+    CoroutineJobPool built from the very same arguments instead (the ProcPool is dropped
+    before it ever starts, so no process is spawned); in process mode it keeps livekit's pool
+    unchanged. Either way it subscribes the job-ended report to the kept pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        isolation: Isolation,
+        on_job_ended: Callable[[JobEnded], None] | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._openrtc_isolation: Isolation = isolation
+        self._openrtc_on_job_ended = on_job_ended
+        self._openrtc_pool: ProcPool | CoroutineJobPool | None = None
+
+    @property
+    def isolation(self) -> Isolation:
+        return self._openrtc_isolation
+
+    @property
+    def _proc_pool(self) -> Any:
+        # Any: AgentServer only duck-types the pool, and ours is not a ProcPool subclass
+        if self._openrtc_pool is None:
+            raise AttributeError("the job pool exists only once AgentServer.run() has begun")
+        return self._openrtc_pool
+
+    @_proc_pool.setter
+    def _proc_pool(self, built: ProcPool) -> None:
+        pool: ProcPool | CoroutineJobPool = built
+        if self._openrtc_isolation == "coroutine":
+            pool = CoroutineJobPool.from_proc_pool(built)
+        pool.on("process_closed", self._report_job_ended)
+        self._openrtc_pool = pool
+
+    @property
+    def coroutine_pool(self) -> CoroutineJobPool | None:
+        """The coroutine pool while running in coroutine mode, else None."""
+        pool = self._openrtc_pool
+        return pool if isinstance(pool, CoroutineJobPool) else None
+
+    def _report_job_ended(self, executor: JobExecutor) -> None:
+        info = executor.running_job
+        if info is None or self._openrtc_on_job_ended is None:
+            return
+        event = JobEnded(
+            job_id=info.job.id,
+            room_name=info.job.room.name,
+            agent_name=info.job.agent_name,
+            accept_attributes=dict(info.accept_arguments.attributes or {}),
+            status="failed" if executor.status == JobStatus.FAILED else "success",
+        )
+        try:
+            self._openrtc_on_job_ended(event)
+        except Exception:
+            # the pool's event loop must keep reporting the other jobs
+            logger.exception("on_job_ended callback failed for job %s", info.job.id)
+
+
+def build_server(options: ServerOptions) -> AgentServer:
+    """An AgentServer with one rtc_session registered, ready for `run()` or livekit's CLI."""
+    kwargs: dict[str, Any] = {
+        "job_executor_type": (
+            JobExecutorType.PROCESS if options.isolation == "process" else JobExecutorType.THREAD
+        ),
+        "job_memory_limit_mb": options.job_memory_limit_mb,
+        "drain_timeout": options.drain_timeout,
+        "shutdown_process_timeout": options.shutdown_timeout,
+        "ws_url": options.ws_url,
+        "api_key": options.api_key,
+        "api_secret": options.api_secret,
+        "host": options.http_host,
+        "port": options.http_port,
+        "setup_fnc": options.setup_fnc,
+        "load_fnc": options.load_fnc,
+    }
+    if options.load_threshold is not None:
+        kwargs["load_threshold"] = options.load_threshold
+    if options.num_idle_processes is not None:
+        # coroutine mode spawns nothing, but AgentServer also sizes its load estimate for
+        # job requests not yet launched from this number
+        kwargs["num_idle_processes"] = options.num_idle_processes
+    if options.isolation == "coroutine" and options.job_memory_limit_mb > 0:
+        logger.warning(
+            "job_memory_limit_mb=%s is ignored with coroutine isolation (jobs share one "
+            "process); use isolation='process' to cap each job's memory",
+            options.job_memory_limit_mb,
+        )
+
+    server = _OpenRTCAgentServer(
+        isolation=options.isolation, on_job_ended=options.on_job_ended, **kwargs
+    )
+    server.rtc_session(
+        options.entrypoint_fnc,
+        agent_name=options.agent_name,
+        on_request=options.request_fnc,
+        on_session_end=options.session_end_fnc,
+    )
+    return server
+
+
+def accept_attributes(ctx: JobContext) -> dict[str, str]:
+    """The attributes the request function passed to `JobRequest.accept(attributes=...)`.
+
+    In the worker process (coroutine isolation) they are read from the job's RunningJobInfo.
+    livekit's process executor does not copy them into the job process (its StartJobRequest
+    drops them), so there they are read from the job's join token, where the server put them
+    as the agent participant's attributes; the `lk.` keys LiveKit adds itself are left out.
+    """
+    attributes = ctx._info.accept_arguments.attributes
+    if attributes is not None:
+        return dict(attributes)
+    if ctx.is_fake_job():
+        return {}
+    claimed = ctx.token_claims().attributes or {}
+    return {key: value for key, value in claimed.items() if not key.startswith(LIVEKIT_PREFIX)}

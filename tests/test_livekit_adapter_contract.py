@@ -1,0 +1,233 @@
+"""The contract between openrtc's livekit adapter and the installed livekit-agents.
+
+Every private livekit name the adapter touches is listed in PRIVATE_NAMES_USED; each must
+resolve in the installed release. The hook that swaps the job pool is exercised against the
+real AgentServer (unregistered, with fake jobs, so no server is needed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import inspect
+from collections.abc import Iterator
+
+import pytest
+from livekit.agents import AgentServer, JobContext, JobProcess, get_job_context
+from livekit.agents.ipc.proc_pool import ProcPool
+
+from openrtc import livekit_adapter
+from openrtc.livekit_adapter import (
+    PRIVATE_NAMES_USED,
+    SIGNATURE_PARAMS_USED,
+    SUPPORTED_RANGE,
+    CoroutineJobPool,
+    JobEnded,
+    LiveKitVersionError,
+    ServerOptions,
+    accept_attributes,
+    build_server,
+    check_livekit_compat,
+)
+from openrtc.livekit_adapter import version as adapter_version
+
+
+@pytest.mark.parametrize("name", PRIVATE_NAMES_USED)
+def test_private_name_resolves_in_installed_livekit(name: str) -> None:
+    assert adapter_version.resolve(name) is not None, (
+        f"{name} is gone from livekit-agents {importlib.metadata.version('livekit-agents')}"
+    )
+
+
+@pytest.mark.parametrize("owner", sorted(SIGNATURE_PARAMS_USED))
+def test_private_signature_still_takes_our_arguments(owner: str) -> None:
+    target = adapter_version.resolve(owner)
+    assert callable(target)
+    parameters = inspect.signature(target).parameters
+    assert set(SIGNATURE_PARAMS_USED[owner]) <= set(parameters)
+
+
+def test_every_listed_name_is_private_or_internal() -> None:
+    # a public name needs no pinning; listing one would hide what really is fragile
+    for name in PRIVATE_NAMES_USED:
+        parts = name.split(".")
+        assert any(p.startswith("_") for p in parts) or "ipc" in parts, name
+
+
+def test_installed_livekit_passes_the_import_check() -> None:
+    assert check_livekit_compat() == importlib.metadata.version("livekit-agents")
+    assert importlib.metadata.version("livekit-agents") == livekit_adapter.LIVEKIT_AGENTS_VERSION
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("1.8.9", True),
+        ("1.8.10", True),
+        ("1.8.9.post1", True),
+        ("1.8.12+local", True),
+        ("1.8.9rc1", False),
+        ("1.8.8", False),
+        ("1.9.0", False),
+        ("1.9.0rc1", False),
+        ("2.0", False),
+        ("not-a-version", False),
+    ],
+)
+def test_version_range(version: str, supported: bool) -> None:
+    assert adapter_version.version_supported(version) is supported
+
+
+def _fake_version(found: str) -> object:
+    real = importlib.metadata.version
+
+    def version(distribution: str) -> str:
+        return found if distribution == "livekit-agents" else real(distribution)
+
+    return version
+
+
+# The faults below cannot be produced for real here, since the installed livekit-agents is a
+# supported one; they are faked by patching what the check reads.
+
+
+def test_unsupported_version_is_a_one_line_error_naming_versions_and_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importlib.metadata, "version", _fake_version("1.9.2"))
+    with pytest.raises(LiveKitVersionError) as raised:
+        check_livekit_compat()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "1.9.2" in message
+    assert SUPPORTED_RANGE in message
+    assert f"pip install 'livekit-agents{SUPPORTED_RANGE}'" in message
+
+
+def test_missing_private_name_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = "livekit.agents.job.JobContext._removed_in_a_future_release"
+    monkeypatch.setattr(adapter_version, "PRIVATE_NAMES_USED", (*PRIVATE_NAMES_USED, gone))
+    with pytest.raises(LiveKitVersionError) as raised:
+        check_livekit_compat()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"missing private names: {gone}" in message
+    assert importlib.metadata.version("livekit-agents") in message
+
+
+def test_missing_livekit_is_an_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(distribution: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(distribution)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    with pytest.raises(ImportError, match="livekit-agents is not installed"):
+        check_livekit_compat()
+
+
+def test_unknown_isolation_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="use one of: coroutine, process"):
+        ServerOptions(isolation="thread", entrypoint_fnc=_noop)  # type: ignore[arg-type]
+
+
+async def _noop(ctx: JobContext) -> None:
+    return None
+
+
+# The pool hook against the real AgentServer, with fake jobs (livekit's mock room).
+
+_seen: dict[str, object] = {}
+
+
+def _setup(proc: JobProcess) -> None:
+    proc.userdata.setdefault("setup_calls", 0)
+    proc.userdata["setup_calls"] += 1
+
+
+async def _fake_job_entrypoint(ctx: JobContext) -> None:
+    _seen["bound"] = get_job_context() is ctx
+    _seen["setup_calls"] = ctx.proc.userdata["setup_calls"]
+    _seen["attributes"] = accept_attributes(ctx)
+    release = _seen["release"]
+    assert isinstance(release, asyncio.Event)
+    await release.wait()
+    ctx.shutdown(reason="released")
+
+
+@pytest.fixture
+def fresh_seen() -> Iterator[dict[str, object]]:
+    _seen.clear()
+    yield _seen
+    _seen.clear()
+
+
+async def _run_unregistered(server: AgentServer) -> asyncio.Task[None]:
+    started = asyncio.Event()
+    server.on("worker_started", lambda *_: started.set())
+    task = asyncio.create_task(server.run(unregistered=True))
+    waiter = asyncio.ensure_future(started.wait())
+    # a hang guard, not a speed claim
+    await asyncio.wait([task, waiter], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()
+    assert started.is_set(), "the worker did not start"
+    return task
+
+
+@pytest.mark.asyncio
+async def test_coroutine_server_runs_fake_jobs_in_its_own_pool_and_drains(
+    fresh_seen: dict[str, object],
+) -> None:
+    release = asyncio.Event()
+    fresh_seen["release"] = release
+    ended: list[JobEnded] = []
+    server = build_server(
+        ServerOptions(
+            isolation="coroutine",
+            entrypoint_fnc=_fake_job_entrypoint,
+            setup_fnc=_setup,
+            on_job_ended=ended.append,
+            http_host="127.0.0.1",
+            load_fnc=lambda: 0.0,
+        )
+    )
+    worker = await _run_unregistered(server)
+    try:
+        pool = server._proc_pool
+        assert isinstance(pool, CoroutineJobPool)
+        await server.simulate_job("contract-room", fake_job=True)
+        assert [job.job.room.name for job in server.active_jobs] == ["contract-room"]
+
+        drain = asyncio.create_task(server.drain())
+        await asyncio.sleep(0.2)
+        assert not drain.done(), "drain returned while a job was still running"
+        release.set()
+        await drain
+    finally:
+        await server.aclose()
+        await worker
+
+    assert fresh_seen["bound"] is True
+    assert fresh_seen["setup_calls"] == 1
+    assert fresh_seen["attributes"] == {}
+    assert [(e.room_name, e.status) for e in ended] == [("contract-room", "success")]
+    assert server.active_jobs == []
+
+
+@pytest.mark.asyncio
+async def test_process_server_keeps_livekits_own_pool() -> None:
+    server = build_server(
+        ServerOptions(
+            isolation="process",
+            entrypoint_fnc=_noop,
+            http_host="127.0.0.1",
+            load_fnc=lambda: 0.0,
+            num_idle_processes=0,
+        )
+    )
+    worker = await _run_unregistered(server)
+    try:
+        assert type(server._proc_pool) is ProcPool
+    finally:
+        await server.aclose()
+        await worker
