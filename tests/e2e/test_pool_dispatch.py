@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from livekit.agents import Agent
 from openrtc_demo import AGENTS_DIR
 from openrtc_providers_offline import Rule, offline_providers
 
@@ -133,3 +134,30 @@ async def test_unknown_agent_is_declined_and_the_next_dispatch_is_served(
         remote = await caller.wait_for_participant(TIMEOUT, agent=True)
         assert remote.attributes.get("openrtc.agent") == "restaurant"
         await caller.wait_for_speech(TIMEOUT, participant=remote.identity)
+
+
+class BrokenAgent(Agent):
+    def __init__(self) -> None:
+        raise RuntimeError("agent bug: cannot start")
+
+
+async def test_failing_sessions_are_counted_and_the_supervisor_drains(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+) -> None:
+    pool = make_pool(consecutive_failure_limit=2)
+    pool.add("broken", BrokenAgent)
+    async with running_worker(pool, livekit_server) as serving:
+        for index in range(2):
+            room = new_room_name(f"broken-{index}")
+            await dispatch(livekit_admin, room, "broken")
+            await caller_factory(room)
+            for _ in range(int(TIMEOUT * 10)):
+                if pool.runtime_snapshot().failed > index:
+                    break
+                await asyncio.sleep(0.1)
+        snapshot = pool.runtime_snapshot()
+        assert snapshot.failed == 2 and snapshot.succeeded == 0
+        assert snapshot.per_agent["broken"].failed == 2
+        # two failures in a row: the worker drains by itself and its serve() returns
+        await asyncio.wait_for(serving, timeout=TIMEOUT)
+        assert pool.runtime_snapshot().draining

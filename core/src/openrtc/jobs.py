@@ -79,6 +79,10 @@ class JobHandlers:
     defaults: PoolDefaults
     state: RuntimeState
     emit: Callable[[events.MetricsEvent], None]
+    failed_jobs: set[str] = attrs.field(factory=set)
+    """Jobs whose entrypoint raised. livekit reports them as succeeded (the job still shuts
+    down cleanly), so the kernel remembers them; in process isolation the entrypoint runs in
+    a child process and this set stays empty there."""
 
     # -- before accept --------------------------------------------------------------------
 
@@ -171,6 +175,13 @@ class JobHandlers:
 
     async def entrypoint(self, ctx: Any) -> None:
         """livekit job entrypoint: build the session for the routed agent and greet."""
+        try:
+            await self._run_session(ctx)
+        except BaseException:
+            self.failed_jobs.add(ctx.job.id)
+            raise
+
+    async def _run_session(self, ctx: Any) -> None:
         from livekit.agents import AgentSession
 
         from openrtc.livekit_adapter import accept_attributes

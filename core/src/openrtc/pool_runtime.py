@@ -126,7 +126,9 @@ class PoolRuntime:
                 logger.exception("metrics exporter '%s' failed on %s", exporter.name, event.kind)
 
     def _job_ended(self, ended: JobEnded) -> None:
-        outcome: events.Outcome = "succeeded" if ended.succeeded else "failed"
+        raised = ended.job_id in self.handlers.failed_jobs
+        self.handlers.failed_jobs.discard(ended.job_id)
+        outcome: events.Outcome = "succeeded" if ended.succeeded and not raised else "failed"
         agent, duration = self.state.session_ended(ended.job_id, outcome)
         self.emit(
             events.SessionEnded(

@@ -259,12 +259,16 @@ class JobLifecycle:
                 logger.exception("writing the session report of job %s failed", self.job_id)
 
         self.shutting_down.set()
-        logger.debug(
-            "shutting down job %s",
+        logger.info(
+            "job %s exiting: %s",
             self.job_id,
-            extra={"reason": cause.reason, "user_initiated": cause.user_initiated},
+            cause.reason,
+            extra={
+                "job_id": self.job_id,
+                "reason": cause.reason,
+                "user_initiated": cause.user_initiated,
+            },
         )
-        logger.info("job exiting", extra={"job_id": self.job_id, "reason": cause.reason})
         with tracer.start_as_current_span("room_disconnect"):
             await room.disconnect()
 

@@ -31,6 +31,9 @@ def build_coroutine_server(spec: WorkerSpec) -> Any:
             drain_timeout=int(spec.settings["drain_timeout"]),
             http_port=spec.http_port,
             load_threshold=1.0,
+            # livekit estimates the load of an accepted job that has not launched yet as
+            # load_threshold / num_idle_processes; with the cap here that is one session's share
+            num_idle_processes=spec.settings["max_concurrent_sessions"],
         )
     )
 

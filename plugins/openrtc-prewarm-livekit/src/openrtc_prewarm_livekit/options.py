@@ -1,0 +1,52 @@
+"""The plugin's settings and the names every other module agrees on.
+
+Nothing here imports livekit-agents: ``openrtc plugins list`` reads these declarations.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from openrtc.settings import Setting
+
+USERDATA_KEY = "openrtc_prewarm_livekit"
+"""Where the loaded models live in ``JobProcess.userdata``."""
+
+VAD_SETTING = "prewarm.vad"
+TURN_DETECTOR_SETTING = "prewarm.turn_detector"
+
+VadChoice = Literal["local", "silero", "none"]
+TurnChoice = Literal["auto", "local", "multilingual", "vad"]
+ResolvedTurn = Literal["local", "multilingual", "vad"]
+
+VAD_CHOICES: tuple[VadChoice, ...] = ("local", "silero", "none")
+TURN_CHOICES: tuple[TurnChoice, ...] = ("auto", "local", "multilingual", "vad")
+
+DOWNLOAD_COMMAND = "openrtc download-files"
+
+
+def declarations() -> list[Setting]:
+    return [
+        Setting(
+            name=VAD_SETTING,
+            kind="str",
+            default="local",
+            choices=VAD_CHOICES,
+            help=(
+                "VAD loaded once per worker process: 'local' (Silero in livekit-local-inference), "
+                "'silero' (livekit-plugins-silero ONNX) or 'none'."
+            ),
+        ),
+        Setting(
+            name=TURN_DETECTOR_SETTING,
+            kind="str",
+            default="auto",
+            choices=TURN_CHOICES,
+            help=(
+                "End-of-turn detection: 'local' (turn-detector-v1-mini audio model), "
+                "'multilingual' (livekit-plugins-turn-detector text model, files from "
+                f"'{DOWNLOAD_COMMAND}'), 'vad' (silence only) or 'auto' (multilingual when "
+                "usable offline, else local)."
+            ),
+        ),
+    ]
