@@ -161,3 +161,37 @@ async def test_failing_sessions_are_counted_and_the_supervisor_drains(
         # two failures in a row: the worker drains by itself and its serve() returns
         await asyncio.wait_for(serving, timeout=TIMEOUT)
         assert pool.runtime_snapshot().draining
+
+
+def child_pids() -> set[int]:
+    children: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        text = (task / "children").read_text().split()
+        children.update(int(pid) for pid in text)
+    return children
+
+
+async def test_clean_shutdown_leaves_no_tasks_processes_or_agents(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin
+) -> None:
+    from openrtc.testing.caller import Caller
+
+    tasks_before = asyncio.all_tasks()
+    children_before = child_pids()
+    pool = make_pool()
+    room = new_room_name("shutdown")
+    caller = Caller(livekit_server, room)
+    async with running_worker(pool, livekit_server):
+        await dispatch(livekit_admin, room, "restaurant")
+        await caller.join()
+        remote = await caller.wait_for_participant(TIMEOUT, agent=True)
+        await caller.wait_for_speech(TIMEOUT, participant=remote.identity)
+    # the worker drained and stopped with the call still up: the agent left the room
+    participants = await livekit_admin.list_participants(room)
+    assert [p.identity for p in participants] == [caller.identity]
+    await caller.leave()
+    await asyncio.sleep(0.5)
+    leaked = [t for t in asyncio.all_tasks() - tasks_before if t is not asyncio.current_task()]
+    assert leaked == [], [t.get_name() for t in leaked]
+    assert child_pids() <= children_before
+    assert pool.runtime_snapshot().active == 0

@@ -25,7 +25,26 @@ NUM_IDLE_PROCESSES = Setting(
 )
 
 
+class ProcessIsolationUnavailable(RuntimeError):
+    """The pool cannot be sent to livekit's job processes."""
+
+
+def check_picklable(spec: WorkerSpec) -> None:
+    """livekit starts job processes from a forkserver and pickles the entrypoint and prewarm
+    functions into them; refuse early, in one line, instead of failing inside livekit."""
+    import pickle
+
+    try:
+        pickle.dumps((spec.entrypoint, spec.prewarm))
+    except (TypeError, AttributeError, pickle.PicklingError) as exc:
+        raise ProcessIsolationUnavailable(
+            f"process isolation cannot ship this pool to job processes ({exc}); "
+            "run with isolation='coroutine' (--isolation coroutine)"
+        ) from None
+
+
 def build_process_server(spec: WorkerSpec) -> Any:
+    check_picklable(spec)
     from openrtc.jobs import job_end_reporter
     from openrtc.livekit_adapter import ServerOptions, build_server
 
