@@ -1,6 +1,8 @@
-"""Worker verbs (``start``, ``dev``) and ``list``: they share how a pool is put together."""
+"""Worker verbs (``start``, ``dev``) and ``list``: they share how a pool is put together.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: typer hands parameter annotations to pydantic,
+which cannot resolve aliases such as ``Url`` from their names, so they stay real objects.
+"""
 
 import json
 import logging
@@ -96,7 +98,7 @@ def build_pool(
     agents_dir_option: str | None,
     defaults: dict[str, str | None],
     flags: dict[str, Any],
-) -> AgentPool:
+) -> "AgentPool":
     """The pool of ``pool.run()``, or a new one from the agents directory; flags applied."""
     from openrtc.config import AgentConfigError
     from openrtc.plugins import PluginError
@@ -128,7 +130,7 @@ def build_pool(
     return pool
 
 
-def register(app: typer.Typer, settings: Sequence[Setting]) -> None:
+def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
     def make_worker_command(name: str, devmode: bool, summary: str) -> None:
         @settings_command(settings)
         def command(
