@@ -177,7 +177,7 @@ class JobHandlers:
         """livekit job entrypoint: build the session for the routed agent and greet."""
         try:
             await self._run_session(ctx)
-        except BaseException:
+        except BaseException:  # recorded, then re-raised for livekit's own handling
             self.failed_jobs.add(ctx.job.id)
             raise
 

@@ -153,7 +153,7 @@ class CoroutineJobPool(utils.EventEmitter[PoolEvent]):
         info.launched_at = time.time()
         try:
             await executor.launch_job(info)
-        except Exception:
+        except Exception:  # close the half-launched executor, then re-raise to livekit
             await executor.aclose()
             raise
         self.emit("process_job_launched", executor)
