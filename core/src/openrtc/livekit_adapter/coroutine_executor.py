@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 from livekit.agents.ipc.inference_executor import InferenceExecutor
 from livekit.agents.ipc.job_executor import JobStatus
 from livekit.agents.job import JobContext, JobProcess, RunningJobInfo
@@ -24,31 +25,33 @@ from .task_tracking import JobTaskTracker
 logger = logging.getLogger("openrtc.livekit_adapter")
 
 
+@attrs.frozen(kw_only=True)
+class JobFunctions:
+    """What every job of a pool runs with: taken once from the ProcPool that AgentServer built,
+    shared by the pool and each executor it launches."""
+
+    entrypoint_fnc: Callable[[JobContext], Awaitable[None]]
+    session_end_fnc: Callable[[JobContext], Awaitable[None]] | None
+    simulation_end_fnc: Callable[[Any], Any] | None
+    inference_executor: InferenceExecutor | None
+    close_timeout: float
+    session_end_timeout: float
+    loop: asyncio.AbstractEventLoop
+
+
 class CoroutineJobExecutor:
     def __init__(
         self,
         *,
         job_process: JobProcess,
-        entrypoint_fnc: Callable[[JobContext], Awaitable[None]],
-        session_end_fnc: Callable[[JobContext], Awaitable[None]] | None,
-        simulation_end_fnc: Callable[[Any], Any] | None,
-        inference_executor: InferenceExecutor | None,
-        close_timeout: float,
-        session_end_timeout: float,
+        functions: JobFunctions,
         tracker: JobTaskTracker,
-        loop: asyncio.AbstractEventLoop,
         on_closed: Callable[[CoroutineJobExecutor], None],
     ) -> None:
         self._id = shortuuid("CREXEC_")
         self._job_process = job_process
-        self._entrypoint_fnc = entrypoint_fnc
-        self._session_end_fnc = session_end_fnc
-        self._simulation_end_fnc = simulation_end_fnc
-        self._inference_executor = inference_executor
-        self._close_timeout = close_timeout
-        self._session_end_timeout = session_end_timeout
+        self._functions = functions
         self._tracker = tracker
-        self._loop = loop
         self._on_closed = on_closed
         self._user_arguments: Any | None = None
         self._started = False
@@ -115,14 +118,14 @@ class CoroutineJobExecutor:
         self._lifecycle = JobLifecycle(
             info=info,
             job_process=self._job_process,
-            entrypoint_fnc=self._entrypoint_fnc,
-            session_end_fnc=self._session_end_fnc,
-            simulation_end_fnc=self._simulation_end_fnc,
-            inference_executor=self._inference_executor,
-            session_end_timeout=self._session_end_timeout,
+            entrypoint_fnc=self._functions.entrypoint_fnc,
+            session_end_fnc=self._functions.session_end_fnc,
+            simulation_end_fnc=self._functions.simulation_end_fnc,
+            inference_executor=self._functions.inference_executor,
+            session_end_timeout=self._functions.session_end_timeout,
             tracker=self._tracker,
         )
-        self._task = self._loop.create_task(
+        self._task = self._functions.loop.create_task(
             self._lifecycle.run(), name=f"openrtc_job:{info.job.id}", context=new_job_context()
         )
         self._task.add_done_callback(self._on_task_done)
@@ -177,12 +180,12 @@ class CoroutineJobExecutor:
             await asyncio.wait([task, shutting_down], return_when=asyncio.FIRST_COMPLETED)
         finally:
             shutting_down.cancel()
-        finished, _ = await asyncio.wait([task], timeout=self._close_timeout)
+        finished, _ = await asyncio.wait([task], timeout=self._functions.close_timeout)
         if not finished:
             logger.warning(
                 "job %s did not finish within %.1f s of shutting down; cancelling it",
                 lifecycle.job_id,
-                self._close_timeout,
+                self._functions.close_timeout,
                 extra=self.logging_extra(),
             )
             self._cancelled_by_close = True

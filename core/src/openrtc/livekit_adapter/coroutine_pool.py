@@ -19,7 +19,7 @@ from livekit.agents.ipc.inference_executor import InferenceExecutor
 from livekit.agents.ipc.proc_pool import ProcPool
 from livekit.agents.job import JobContext, JobExecutorType, JobProcess, RunningJobInfo
 
-from .coroutine_executor import CoroutineJobExecutor
+from .coroutine_executor import CoroutineJobExecutor, JobFunctions
 from .job_lifecycle import callback_name
 from .task_tracking import JobTaskTracker
 
@@ -50,13 +50,15 @@ class CoroutineJobPool(utils.EventEmitter[PoolEvent]):
     ) -> None:
         super().__init__()
         self._setup_fnc = setup_fnc
-        self._entrypoint_fnc = entrypoint_fnc
-        self._session_end_fnc = session_end_fnc
-        self._simulation_end_fnc = simulation_end_fnc
-        self._inference_executor = inference_executor
-        self._close_timeout = close_timeout
-        self._session_end_timeout = session_end_timeout
-        self._loop = loop
+        self._functions = JobFunctions(
+            entrypoint_fnc=entrypoint_fnc,
+            session_end_fnc=session_end_fnc,
+            simulation_end_fnc=simulation_end_fnc,
+            inference_executor=inference_executor,
+            close_timeout=close_timeout,
+            session_end_timeout=session_end_timeout,
+            loop=loop,
+        )
         # THREAD, not PROCESS: livekit then scopes each job's log fields to the job whose
         # context is current instead of stamping them on every record of the process
         self._job_process = JobProcess(
@@ -134,14 +136,8 @@ class CoroutineJobPool(utils.EventEmitter[PoolEvent]):
             raise RuntimeError(f"cannot launch job {info.job.id}: the coroutine job pool is closed")
         executor = CoroutineJobExecutor(
             job_process=self._job_process,
-            entrypoint_fnc=self._entrypoint_fnc,
-            session_end_fnc=self._session_end_fnc,
-            simulation_end_fnc=self._simulation_end_fnc,
-            inference_executor=self._inference_executor,
-            close_timeout=self._close_timeout,
-            session_end_timeout=self._session_end_timeout,
+            functions=self._functions,
             tracker=self._tracker,
-            loop=self._loop,
             on_closed=self._on_executor_closed,
         )
         self._executors.append(executor)

@@ -129,8 +129,7 @@ class _OpenRTCAgentServer(AgentServer):
         )
         try:
             self._openrtc_on_job_ended(event)
-        except Exception:
-            # the pool's event loop must keep reporting the other jobs
+        except Exception:  # logged: the pool must keep reporting the other jobs' ends
             logger.exception("on_job_ended callback failed for job %s", info.job.id)
 
 
