@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +114,26 @@ def test_is_non_streaming_so_agent_session_adds_a_vad_adapter() -> None:
     caps = OfflineSTT().capabilities
     assert caps.streaming is False
     assert caps.offline_recognize is True
+
+
+async def test_decoding_leaves_the_event_loop_running(
+    offline_stt: OfflineSTT, speech_wav: Callable[[str], Path], load_wav: LoadWav
+) -> None:
+    """A worker runs many sessions on one loop: one caller's utterance being decoded must not
+    freeze the others. pocketsphinx's own binding held the GIL for the whole decode, and a
+    loop ticking every millisecond beside it managed 3 iterations in a 2.7 s decode."""
+    frame = load_wav(speech_wav(BOOKING))
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    event = await offline_stt.recognize(frame)
+    ticker.cancel()
+    assert ticks >= 50, f"the loop ran only {ticks} times while a decode was in progress"
+    assert event.alternatives[0].text  # the decode really ran

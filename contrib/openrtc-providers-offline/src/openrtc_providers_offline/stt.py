@@ -16,6 +16,7 @@ from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr, Timed
 from livekit.agents.utils import AudioBuffer
 
 from ._audio import Int16Array, resample, to_mono_int16
+from ._sphinx_native import NativeDecoder
 
 DECODER_SAMPLE_RATE = 16_000
 # pocketsphinx's default front end produces 100 feature frames per second.
@@ -66,7 +67,8 @@ class OfflineSTT(stt.STT[Never]):
     """Non-streaming STT: AgentSession wraps it in ``stt.StreamAdapter`` when given a VAD.
 
     One decoder serves one instance and decodes one utterance at a time, so build an
-    instance per session when sessions must recognise in parallel.
+    instance per session when sessions must recognise in parallel. Decoding runs in a thread
+    without the GIL (see ``_sphinx_native``), so it never stalls the worker's event loop.
     """
 
     def __init__(
@@ -85,9 +87,19 @@ class OfflineSTT(stt.STT[Never]):
         self._model.check()
         self._language = language
         self._decoder_options = dict(decoder_options or {})
-        self._decoder: pocketsphinx.Decoder | None = None
+        self._decoder: NativeDecoder | None = None
         # pocketsphinx decoders are stateful and not thread-safe.
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # picklable for process isolation: a copy is a fresh instance with the same settings,
+        # and builds its own decoder (a lock and a native decoder cannot be copied)
+        options = {
+            "model": self._model,
+            "language": self._language,
+            "decoder_options": self._decoder_options,
+        }
+        return (_rebuild_stt, (options,))
 
     @property
     def model(self) -> str:
@@ -138,7 +150,7 @@ class OfflineSTT(stt.STT[Never]):
             ],
         )
 
-    def _ensure_decoder(self) -> pocketsphinx.Decoder:
+    def _ensure_decoder(self) -> NativeDecoder:
         if self._decoder is None:
             options: dict[str, str | int | float | bool] = {
                 "hmm": str(self._model.acoustic_model),
@@ -148,34 +160,34 @@ class OfflineSTT(stt.STT[Never]):
                 "loglevel": "FATAL",
             }
             options.update(self._decoder_options)
-            self._decoder = pocketsphinx.Decoder(**options)
+            self._decoder = NativeDecoder(options)
         return self._decoder
 
     def _decode(self, samples: Int16Array) -> _Hypothesis:
         if samples.size == 0 or int(np.abs(samples.astype(np.int32)).max()) < _SILENCE_PEAK:
             return _Hypothesis(text="", confidence=0.0, words=[])
         with self._lock:
-            decoder = self._ensure_decoder()
-            decoder.start_utt()
-            decoder.process_raw(samples.tobytes(), full_utt=True)
-            decoder.end_utt()
-            hyp = decoder.hyp()
-            if hyp is None:
-                return _Hypothesis(text="", confidence=0.0, words=[])
-            words = [
-                TimedString(
-                    _base_word(seg.word),
-                    start_time=seg.start_frame / _FRAMES_PER_SECOND,
-                    end_time=(seg.end_frame + 1) / _FRAMES_PER_SECOND,
-                    confidence=min(max(float(seg.prob), 0.0), 1.0),
-                )
-                for seg in decoder.seg()
-                if seg.word not in _NON_WORDS
-            ]
-            confidence = min(max(float(hyp.prob), 0.0), 1.0)
-            return _Hypothesis(text=hyp.hypstr.strip(), confidence=confidence, words=words)
+            result = self._ensure_decoder().decode(samples.tobytes())
+        if result is None:
+            return _Hypothesis(text="", confidence=0.0, words=[])
+        text, prob, segments = result
+        words = [
+            TimedString(
+                _base_word(seg.word),
+                start_time=seg.start_frame / _FRAMES_PER_SECOND,
+                end_time=(seg.end_frame + 1) / _FRAMES_PER_SECOND,
+                confidence=min(max(seg.prob, 0.0), 1.0),
+            )
+            for seg in segments
+            if seg.word not in _NON_WORDS
+        ]
+        return _Hypothesis(text=text.strip(), confidence=min(max(prob, 0.0), 1.0), words=words)
 
 
 def _base_word(word: str) -> str:
     # Alternate pronunciations come back as "word(2)".
     return word.split("(", 1)[0]
+
+
+def _rebuild_stt(options: dict[str, object]) -> OfflineSTT:
+    return OfflineSTT(**options)  # type: ignore[arg-type]
