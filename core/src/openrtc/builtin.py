@@ -1,11 +1,19 @@
 """Strategies that ship with the kernel, registered through the ``openrtc.plugins`` group like
-any other plugin (entry point ``openrtc-core``): the fallback router and the capacity rule."""
+any other plugin (entry point ``openrtc-core``): the fallback router, the capacity rule and the
+``metrics_json_file`` snapshot file."""
 
 from __future__ import annotations
 
 from openrtc.hookspecs import hookimpl
 from openrtc.settings import Settings
-from openrtc.strategies import AdmissionRequest, AdmissionRule, Router, RouteRequest
+from openrtc.snapshot_file import exporters_for
+from openrtc.strategies import (
+    AdmissionRequest,
+    AdmissionRule,
+    MetricsExporter,
+    Router,
+    RouteRequest,
+)
 
 FALLBACK_PRIORITY = 1000
 
@@ -45,3 +53,8 @@ def openrtc_admission_rules(settings: Settings) -> list[AdmissionRule]:
             summary="reject when max_concurrent_sessions are live",
         )
     ]
+
+
+@hookimpl
+def openrtc_metrics_exporters(settings: Settings) -> list[MetricsExporter]:
+    return list(exporters_for(settings))

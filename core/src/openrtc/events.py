@@ -111,6 +111,8 @@ class RuntimeSnapshot:
     rss_bytes: int | None
     per_agent: Mapping[str, AgentStats]
     deployment: str | None = None
+    peak_active: int = 0
+    """The most sessions live at once since the worker started."""
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"schema": SCHEMA_VERSION, "kind": self.kind}

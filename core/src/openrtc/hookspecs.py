@@ -98,8 +98,10 @@ class OpenRTCHookSpecs:
         """Offer exporters for metrics events and periodic runtime snapshots.
 
         Fires once per pool when the worker starts. Every returned exporter receives every
-        event; exporters must buffer rather than block the event loop, and are closed when the
-        worker stops.
+        event as it happens, a runtime snapshot when the worker starts and then every
+        ``metrics_interval`` seconds, and a final snapshot when it stops, all on the worker's
+        event loop; exporters must buffer rather than block it. They are closed after the
+        final snapshot.
 
         :param settings: the resolved settings (exporters usually declare their own).
         :return: ``MetricsExporter`` objects; return none when the exporter is not configured.

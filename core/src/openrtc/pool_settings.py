@@ -44,6 +44,20 @@ DISPATCH_NAME = Setting(
     "Name the worker registers with LiveKit (its agent_name) for explicit dispatch; "
     "empty means automatic dispatch to every new room.",
 )
+METRICS_INTERVAL = Setting(
+    "metrics_interval",
+    "float",
+    5.0,
+    "Seconds between runtime snapshots sent to metrics exporters (one more is sent at exit).",
+    minimum=0.1,
+)
+METRICS_JSON_FILE = Setting(
+    "metrics_json_file",
+    "str",
+    "",
+    "Rewrite this JSON file atomically with the latest runtime snapshot every "
+    "metrics_interval and at exit (empty: off).",
+)
 DISABLE_PLUGINS = Setting(
     "disable_plugins",
     "list",
@@ -67,5 +81,7 @@ KERNEL_SETTINGS = (
     DRAIN_TIMEOUT,
     ROUTERS,
     DISPATCH_NAME,
+    METRICS_INTERVAL,
+    METRICS_JSON_FILE,
     *PLUGIN_SELECTION,
 )

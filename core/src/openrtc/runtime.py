@@ -57,6 +57,8 @@ class RuntimeState:
         self._agents: dict[str, dict[str, int]] = {}
         self.started = self.succeeded = self.failed = self.rejected = 0
         self.consecutive_failures = 0
+        self.peak_active = 0
+        """The most sessions that were ever live at once: the number to hold against the cap."""
         self.draining = False
 
     @property
@@ -70,6 +72,7 @@ class RuntimeState:
         if job_id in self._live:
             return
         self._live[job_id] = _Live(agent, room, time.monotonic())
+        self.peak_active = max(self.peak_active, len(self._live))
         self.started += 1
         self._agent(agent)["started"] += 1
 
@@ -125,6 +128,7 @@ class RuntimeState:
             uptime_s=round(time.monotonic() - self._created, 3),
             isolation=self.isolation,
             active=self.active,
+            peak_active=self.peak_active,
             started=self.started,
             succeeded=self.succeeded,
             failed=self.failed,

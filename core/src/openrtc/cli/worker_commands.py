@@ -14,6 +14,8 @@ import typer
 from openrtc.cli.flags import settings_command
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from openrtc.pool import AgentPool
     from openrtc.settings import Setting
 
@@ -70,6 +72,15 @@ DefaultTts = Annotated[
         "--default-tts", help="TTS for agents without their own.", rich_help_panel="Agent defaults"
     ),
 ]
+DashboardFlag = Annotated[
+    bool,
+    typer.Option(
+        "--dashboard",
+        help="Show a live view of sessions, per-agent counters and memory; logs scroll above "
+        "it. Updated every --metrics-interval seconds.",
+        rich_help_panel="Metrics",
+    ),
+]
 DefaultGreeting = Annotated[
     OptStr,
     typer.Option(
@@ -85,11 +96,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, console: "Console | None" = None) -> None:
     name = level.upper()
     if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise _fail(f"--log-level {level!r} is not a level; use DEBUG, INFO, WARNING or ERROR")
-    logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if console is None:
+        logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return
+    from rich.logging import RichHandler
+
+    # through the dashboard's console, so log lines scroll above the live view, not through it
+    handler = RichHandler(console=console, show_path=False)
+    logging.basicConfig(level=name, format="%(name)s: %(message)s", handlers=[handler])
 
 
 def build_pool(
@@ -98,6 +116,7 @@ def build_pool(
     agents_dir_option: str | None,
     defaults: dict[str, str | None],
     flags: dict[str, Any],
+    plugins: dict[str, object] | None = None,
 ) -> "AgentPool":
     """The pool of ``pool.run()``, or a new one from the agents directory; flags applied."""
     from openrtc.config import AgentConfigError
@@ -124,7 +143,7 @@ def build_pool(
             pool = given
         if directory is not None:
             pool.discover(directory)
-        pool.apply_flags(flags)
+        pool.apply_flags(flags, plugins=plugins)
     except (AgentConfigError, PluginError, SettingError, UnknownStrategyError) as exc:
         raise _fail(str(exc)) from None
     return pool
@@ -146,15 +165,24 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
             default_llm: DefaultLlm = None,
             default_tts: DefaultTts = None,
             default_greeting: DefaultGreeting = None,
+            dashboard: DashboardFlag = False,
         ) -> None:
-            _configure_logging(log_level)
+            plugins: dict[str, object] = {}
+            if dashboard:
+                from openrtc.cli.dashboard import Dashboard, DashboardPlugin
+
+                view = Dashboard()
+                plugins["openrtc-dashboard"] = DashboardPlugin(view)
+                _configure_logging(log_level, view.console)
+            else:
+                _configure_logging(log_level)
             defaults = {
                 "stt": default_stt,
                 "llm": default_llm,
                 "tts": default_tts,
                 "greeting": default_greeting,
             }
-            pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
+            pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags, plugins)
             from openrtc.cli.serving import run_worker
 
             code = run_worker(

@@ -1,0 +1,167 @@
+"""The exporter on its own: events move counters, snapshots move gauges, scraped over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import urllib.error
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from openrtc_exporter_prometheus import PrometheusExporter
+from prometheus_client import REGISTRY
+
+from openrtc import AgentPool
+from openrtc.events import (
+    AdmissionRejected,
+    AgentStats,
+    DrainStarted,
+    JobRouted,
+    RuntimeSnapshot,
+    SessionEnded,
+    SessionStarted,
+    WorkerRegistered,
+)
+from openrtc.settings import SettingError
+
+Scraper = Callable[[int], Any]
+
+
+def snapshot(*, dental_active: int, draining: bool = False) -> RuntimeSnapshot:
+    return RuntimeSnapshot(
+        uptime_s=12.5,
+        isolation="coroutine",
+        active=dental_active,
+        started=1,
+        succeeded=0,
+        failed=0,
+        rejected=1,
+        draining=draining,
+        max_concurrent_sessions=50,
+        consecutive_failures=0,
+        rss_bytes=200 * 2**20,
+        per_agent={"dental": AgentStats(active=dental_active, started=1)},
+        deployment="v7",
+    )
+
+
+@pytest.fixture
+def exporter(free_port: int) -> Any:
+    made = PrometheusExporter(host="127.0.0.1", port=free_port)
+    yield made
+    made.close()
+
+
+def test_events_and_snapshots_reach_the_endpoint_with_conventional_names(
+    exporter: PrometheusExporter, scrape: Scraper
+) -> None:
+    exporter.export_event(WorkerRegistered(isolation="coroutine", agents=("dental", "restaurant")))
+    before = scrape(exporter.port)
+    # declared agents exist at zero before their first call
+    assert before.value("openrtc_sessions_started_total", agent="restaurant") == 0
+    assert before.value("openrtc_sessions_ended_total", agent="dental", outcome="failed") == 0
+
+    exporter.export_event(JobRouted(job_id="j1", room="r1", agent="dental", router="metadata"))
+    exporter.export_event(SessionStarted(job_id="j1", room="r1", agent="dental"))
+    exporter.export_event(
+        AdmissionRejected(job_id="j2", room="r2", agent=None, rule="routing", reason="no agent")
+    )
+    exporter.export_snapshot(snapshot(dental_active=1))
+    during = scrape(exporter.port)
+    assert during.value("openrtc_sessions_started_total", agent="dental") == 1
+    assert during.value("openrtc_jobs_routed_total", agent="dental", router="metadata") == 1
+    assert during.value("openrtc_admission_rejected_total", agent="", rule="routing") == 1
+    assert during.value("openrtc_active_sessions", agent="dental") == 1
+    assert during.value("openrtc_max_concurrent_sessions") == 50
+    assert during.value("openrtc_uptime_seconds") == 12.5
+    assert during.value("openrtc_resident_memory_bytes") == 200 * 2**20
+    assert during.value("openrtc_draining") == 0
+    assert during.value("openrtc_worker_info", isolation="coroutine", deployment="v7") == 1
+
+    exporter.export_event(
+        SessionEnded(job_id="j1", room="r1", agent="dental", outcome="succeeded", duration_s=42.0)
+    )
+    exporter.export_event(DrainStarted(reason="test", active_sessions=0))
+    exporter.export_snapshot(snapshot(dental_active=0, draining=True))
+    after = scrape(exporter.port)
+    assert after.value("openrtc_sessions_ended_total", agent="dental", outcome="succeeded") == 1
+    assert after.value("openrtc_session_duration_seconds_count", agent="dental") == 1
+    assert after.value("openrtc_session_duration_seconds_sum", agent="dental") == 42.0
+    assert after.value("openrtc_session_duration_seconds_bucket", agent="dental", le="60.0") == 1
+    assert after.value("openrtc_session_duration_seconds_bucket", agent="dental", le="30.0") == 0
+    assert after.value("openrtc_active_sessions", agent="dental") == 0
+    assert after.value("openrtc_draining") == 1
+    assert after.value("openrtc_drains_total") == 1
+    for counter in ("sessions_started", "sessions_ended", "jobs_routed", "admission_rejected"):
+        assert f"# TYPE openrtc_{counter}_total counter" in after.text
+    names = {name for name, _ in after.samples}
+    assert all(n.startswith("openrtc_") for n in names)
+
+
+def test_own_registry_keeps_other_libraries_metrics_out(
+    exporter: PrometheusExporter, scrape: Scraper
+) -> None:
+    exporter.export_snapshot(snapshot(dental_active=0))
+    body = scrape(exporter.port).text
+    default_names = {m.name for m in REGISTRY.collect()}
+    assert "python_gc_objects_collected" in default_names  # the process-wide one is not served
+    assert "python_gc_objects_collected" not in body and "process_cpu" not in body
+    assert exporter.metrics.registry is not REGISTRY
+
+
+def test_close_stops_the_endpoint(free_port: int, scrape: Scraper) -> None:
+    exporter = PrometheusExporter(port=free_port)
+    exporter.export_snapshot(snapshot(dental_active=0))
+    scrape(free_port)
+    exporter.close()
+    with pytest.raises(urllib.error.URLError):
+        scrape(free_port)
+    exporter.close()  # twice is harmless
+
+
+def test_a_busy_port_is_one_logged_line_and_metrics_still_count(
+    free_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="openrtc.exporter.prometheus")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", free_port))
+        squatter.listen()
+        exporter = PrometheusExporter(port=free_port)
+        exporter.export_event(SessionStarted(job_id="j", room="r", agent="dental"))
+        exporter.export_snapshot(snapshot(dental_active=1))
+        exporter.close()
+    errors = [m for m in caplog.messages if "cannot listen" in m]
+    assert len(errors) == 1
+    assert f"127.0.0.1:{free_port}" in errors[0] and "--prometheus-port" in errors[0]
+    counted = exporter.metrics.registry.get_sample_value(
+        "openrtc_sessions_started_total", {"agent": "dental"}
+    )
+    assert counted == 1
+
+
+def test_exporter_is_offered_with_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENRTC_PROMETHEUS_PORT", raising=False)
+    monkeypatch.delenv("OPENRTC_PROMETHEUS_HOST", raising=False)
+    runtime = AgentPool()._runtime
+    offered = runtime.host.strategies("openrtc_metrics_exporters", runtime.settings)
+    default = offered["prometheus"]
+    assert (default.host, default.port) == ("127.0.0.1", 9464)
+    monkeypatch.setenv("OPENRTC_PROMETHEUS_PORT", "9999")
+    runtime = AgentPool(plugin_settings={"prometheus_host": "::1"})._runtime
+    chosen = runtime.host.strategies("openrtc_metrics_exporters", runtime.settings)["prometheus"]
+    assert (chosen.host, chosen.port, chosen.url) == ("::1", 9999, "http://[::1]:9999/metrics")
+    assert chosen._server is None  # offering an exporter opens no socket
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"prometheus_port": 70000}, "use a TCP port from 1 to 65535"),
+        ({"prometheus_port": 0}, "use a value >= 1"),
+        ({"prometheus_host": " "}, "use an address such as 127.0.0.1"),
+    ],
+)
+def test_bad_settings_name_the_fix(settings: dict[str, Any], problem: str) -> None:
+    with pytest.raises(SettingError, match=problem):
+        AgentPool(plugin_settings=settings)
