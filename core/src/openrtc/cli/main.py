@@ -92,6 +92,10 @@ def build_app() -> typer.Typer:
     from openrtc.cli import worker_commands
 
     worker_commands.register(app, settings)
+    from openrtc.cli import connect, console
+
+    console.register(app, settings)
+    connect.register(app, settings)
     host.hook.openrtc_cli(app=app)
     return app
 
