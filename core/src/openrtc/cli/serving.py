@@ -5,12 +5,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from openrtc.pool import AgentPool
+    from openrtc.room_join import RoomJoin
 
 logger = logging.getLogger("openrtc.worker")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def bridge_signals(
+    loop: asyncio.AbstractEventLoop, on_signal: Callable[[str], None]
+) -> Callable[[], None]:
+    """Deliver SIGINT/SIGTERM to ``on_signal`` on ``loop``; returns a function that restores
+    the previous handlers.
+
+    ``loop.add_signal_handler`` learns of a signal through a byte written to the loop's
+    self-pipe, and that pipe is also written once per ``call_soon_threadsafe``. livekit's FFI
+    thread makes that call for every audio frame, so with ten live sessions on a busy loop the
+    pipe is full, the signal's byte is dropped, and the worker never hears SIGTERM. A Python
+    handler runs in the main thread from the interpreter's own pending-signal flag instead, so
+    it cannot be lost; it only hands the work to the loop.
+    """
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
 
 
 async def serve_until_signalled(
@@ -20,10 +51,11 @@ async def serve_until_signalled(
     api_key: str | None,
     api_secret: str | None,
     devmode: bool,
+    join: RoomJoin | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     serving = asyncio.create_task(
-        pool.serve(url=url, api_key=api_key, api_secret=api_secret, devmode=devmode)
+        pool.serve(url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, join=join)
     )
     received: list[str] = []
     background: set[asyncio.Task[None]] = set()
@@ -39,13 +71,11 @@ async def serve_until_signalled(
             logger.warning("%s received again: stopping now, live sessions are cancelled", name)
             serving.cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig.name)
+    restore = bridge_signals(loop, on_signal)
     try:
         await serving
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        restore()
 
 
 def run_worker(
@@ -55,19 +85,23 @@ def run_worker(
     api_key: str | None,
     api_secret: str | None,
     devmode: bool,
+    join: RoomJoin | None = None,
 ) -> int:
     """Run until drained or stopped; the exit code is 0 after a clean drain."""
     from openrtc.pool_runtime import ConfigurationError
+    from openrtc.room_join import RoomJoinError
 
     try:
         asyncio.run(
             serve_until_signalled(
-                pool, url=url, api_key=api_key, api_secret=api_secret, devmode=devmode
+                pool, url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, join=join
             )
         )
     except ConfigurationError as exc:
         logger.error("%s", exc)
         return 2
+    except RoomJoinError:
+        return 1  # already logged where it happened
     except asyncio.CancelledError:
         return 1
     return 0

@@ -1,0 +1,126 @@
+"""Two workers of capacity 2 and five calls: the load each reports keeps LiveKit from giving
+either more than two sessions, and the fifth call waits for a free slot."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from openrtc.localserver import LocalLiveKitServer
+from openrtc.testing.caller import Caller
+from openrtc.testing.dispatch import ServerAdmin
+from openrtc.testing.fixtures import new_room_name
+from openrtc.testing.process import WorkerProcess
+
+pytestmark = pytest.mark.e2e
+
+CAPACITY = 2
+CALLS = 5
+TIMEOUT = 60.0
+# livekit-agents sends the worker's load to the server every 2.5 s; one interval plus margin
+STATUS_INTERVAL_S = 3.5
+APP = """
+from openrtc_demo import AGENTS_DIR
+from openrtc_providers_offline import offline_providers
+
+from openrtc import AgentPool
+
+stt, llm, tts = offline_providers()
+pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name="bp-e2e")
+pool.discover(AGENTS_DIR)
+
+if __name__ == "__main__":
+    pool.run()
+"""
+
+
+async def agent_rooms(admin: ServerAdmin, rooms: list[str]) -> set[str]:
+    served = set()
+    for room in rooms:
+        if any(p.identity.startswith("agent-") for p in await admin.list_participants(room)):
+            served.add(room)
+    return served
+
+
+def server_refused(server: LocalLiveKitServer, room: str) -> bool:
+    """livekit-server logs its placement decision; this is the only place the refusal shows."""
+    return any(
+        room in line and "no worker available to handle job" in line
+        for line in server.log_path.read_text(encoding="utf-8").splitlines()
+    )
+
+
+async def test_two_workers_of_capacity_two_take_four_of_five_calls(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    workers = [
+        WorkerProcess(
+            app,
+            livekit_server,
+            "--max-concurrent-sessions",
+            str(CAPACITY),
+            snapshot_file=tmp_path / f"worker{i}.json",
+            env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
+        )
+        for i in range(2)
+    ]
+    callers: list[Caller] = []
+    loop = asyncio.get_running_loop()
+    try:
+        for worker in workers:
+            await worker.start()
+        for worker in workers:
+            await worker.wait_for_line("registered")
+        rooms = [new_room_name(f"bp-{i}") for i in range(CALLS)]
+        for room in rooms:
+            await livekit_admin.create_room(room)
+            callers.append(await Caller(livekit_server, room).join())
+            await livekit_admin.create_dispatch(agent_name="bp-e2e", room=room)
+
+        deadline = loop.time() + TIMEOUT
+        served: set[str] = set()
+        refused: list[str] = []
+        while loop.time() < deadline:
+            served = await agent_rooms(livekit_admin, rooms)
+            refused = [r for r in rooms if r not in served and server_refused(livekit_server, r)]
+            if len(served) == 2 * CAPACITY and refused:
+                break
+            await asyncio.sleep(0.5)
+        assert len(served) == 2 * CAPACITY, f"{len(served)} of {CALLS} calls got an agent"
+        # the call left over was refused by the server for lack of capacity, not by a worker
+        assert len(refused) == CALLS - 2 * CAPACITY
+        snapshots = [w.snapshot() for w in workers]
+        for worker, snap in zip(workers, snapshots, strict=True):
+            assert snap is not None, worker.tail()
+            assert snap["peak_active"] == CAPACITY, snap  # never more, and both were used
+            assert snap["active"] == CAPACITY
+            # the server saw each worker full from the load it reported and never offered it
+            # a job beyond capacity: the workers' own capacity rule had nothing to refuse
+            assert snap["rejected"] == 0, snap
+
+        # one caller hangs up: its worker ends the session, reports a free slot with its next
+        # status update (every 2.5 s in livekit-agents), and takes the next call
+        leaving = next(c for c in callers if c.room_name in served)
+        await leaving.leave()
+        while all((w.snapshot() or {}).get("active") == CAPACITY for w in workers):
+            assert loop.time() < deadline + TIMEOUT, "no session ended after its caller left"
+            await asyncio.sleep(0.2)
+        late = new_room_name("bp-late")
+        await livekit_admin.create_room(late)
+        callers.append(await Caller(livekit_server, late).join())
+        await asyncio.sleep(STATUS_INTERVAL_S)
+        await livekit_admin.create_dispatch(agent_name="bp-e2e", room=late)
+        await callers[-1].wait_for_participant(TIMEOUT, agent=True)
+    finally:
+        for caller in callers:
+            await caller.leave()
+        for worker in workers:
+            await worker.stop()
+    for worker in workers:
+        snap = worker.snapshot()
+        assert snap is not None and snap["peak_active"] <= CAPACITY, snap
