@@ -2,7 +2,9 @@
 
 Everything is real: the worker registers over LiveKit's agent protocol, the server dispatches,
 the caller publishes speech through WebRTC, the session runs Silero VAD and the offline
-STT/LLM/TTS, and the caller measures the agent's audio.
+STT/LLM/TTS, and the caller measures the agent's audio. Every test runs in both isolation
+modes: sessions as coroutines of the worker, and sessions in livekit's job processes, where the
+counters the test reads are still the worker's own.
 """
 
 from __future__ import annotations
@@ -31,13 +33,23 @@ DISPATCH_NAME = "openrtc-e2e"
 TIMEOUT = 45.0
 
 
-def make_pool(**settings: object) -> AgentPool:
+@pytest.fixture(params=["coroutine", "process"])
+def isolation(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make_pool(isolation: str, **settings: object) -> AgentPool:
     stt, llm, tts = offline_providers(
         rules=[Rule(pattern=r"appointment|book", reply="Your appointment is booked for Monday.")]
     )
     pool = AgentPool(
-        default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name=DISPATCH_NAME, **settings
-    )  # type: ignore[arg-type]
+        default_stt=stt,
+        default_llm=llm,
+        default_tts=tts,
+        dispatch_name=DISPATCH_NAME,
+        isolation=isolation,
+        **settings,  # type: ignore[arg-type]
+    )
     pool.discover(AGENTS_DIR)
     return pool
 
@@ -49,9 +61,12 @@ async def dispatch(admin: ServerAdmin, room: str, agent: str | None) -> None:
 
 
 async def test_explicit_dispatch_reaches_the_named_agent_and_answers(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    isolation: str,
 ) -> None:
-    pool = make_pool()
+    pool = make_pool(isolation)
     assert pool.list_agents() == ["dental", "restaurant"]
     async with running_worker(pool, livekit_server):
         room = new_room_name("dental-call")
@@ -77,9 +92,12 @@ async def test_explicit_dispatch_reaches_the_named_agent_and_answers(
 
 
 async def test_two_rooms_two_agents_one_worker(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    isolation: str,
 ) -> None:
-    pool = make_pool()
+    pool = make_pool(isolation)
     async with running_worker(pool, livekit_server):
         rooms = {"dental": new_room_name("a"), "restaurant": new_room_name("b")}
         for agent, room in rooms.items():
@@ -102,9 +120,10 @@ async def test_unknown_agent_is_declined_and_the_next_dispatch_is_served(
     livekit_admin: ServerAdmin,
     caller_factory: CallerFactory,
     caplog: pytest.LogCaptureFixture,
+    isolation: str,
 ) -> None:
     caplog.set_level(logging.INFO, logger="openrtc")
-    pool = make_pool()
+    pool = make_pool(isolation)
     async with running_worker(pool, livekit_server):
         bad_room = new_room_name("bad")
         await dispatch(livekit_admin, bad_room, "dentl")
@@ -142,9 +161,12 @@ class BrokenAgent(Agent):
 
 
 async def test_failing_sessions_are_counted_and_the_supervisor_drains(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    isolation: str,
 ) -> None:
-    pool = make_pool(consecutive_failure_limit=2)
+    pool = make_pool(isolation, consecutive_failure_limit=2)
     pool.add("broken", BrokenAgent)
     async with running_worker(pool, livekit_server) as serving:
         for index in range(2):
@@ -163,22 +185,36 @@ async def test_failing_sessions_are_counted_and_the_supervisor_drains(
         assert pool.runtime_snapshot().draining
 
 
-def child_pids() -> set[int]:
+def child_pids(pid: int | str = "self") -> set[int]:
     children: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
+    for task in Path(f"/proc/{pid}/task").iterdir():
         text = (task / "children").read_text().split()
         children.update(int(pid) for pid in text)
     return children
 
 
+def is_forkserver(pid: int) -> bool:
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    return b"multiprocessing.forkserver" in command
+
+
+def job_processes() -> set[int]:
+    """Processes started for jobs: children of this process, or of livekit's forkserver (which
+    multiprocessing keeps for the life of this process, as it does for any forkserver user)."""
+    found: set[int] = set()
+    for pid in child_pids():
+        found.update(child_pids(pid) if is_forkserver(pid) else {pid})
+    return found
+
+
 async def test_clean_shutdown_leaves_no_tasks_processes_or_agents(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, isolation: str
 ) -> None:
     from openrtc.testing.caller import Caller
 
     tasks_before = asyncio.all_tasks()
-    children_before = child_pids()
-    pool = make_pool()
+    children_before = job_processes()
+    pool = make_pool(isolation)
     room = new_room_name("shutdown")
     caller = Caller(livekit_server, room)
     async with running_worker(pool, livekit_server):
@@ -193,5 +229,5 @@ async def test_clean_shutdown_leaves_no_tasks_processes_or_agents(
     await asyncio.sleep(0.5)
     leaked = [t for t in asyncio.all_tasks() - tasks_before if t is not asyncio.current_task()]
     assert leaked == [], [t.get_name() for t in leaked]
-    assert child_pids() <= children_before
+    assert job_processes() <= children_before
     assert pool.runtime_snapshot().active == 0

@@ -1,9 +1,11 @@
-"""Routing plugins and shared prewarm, through a real livekit-server."""
+"""Routing plugins and prewarm, through a real livekit-server, in both isolation modes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,14 +26,19 @@ TIMEOUT = 45.0
 
 
 class PrewarmCounter:
-    """Counts the kernel's prewarm calls in this process (the real models load beside it)."""
+    """Records the pid of every prewarm call (the real models load beside it) in a file, the
+    one place that sees the calls made in job processes too."""
 
-    def __init__(self) -> None:
-        self.calls = 0
+    def __init__(self, log: Path) -> None:
+        self.log = log
 
     @hookimpl
     def openrtc_prewarm(self, proc: Any) -> None:
-        self.calls += 1
+        with self.log.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+
+    def pids(self) -> list[int]:
+        return [int(line) for line in self.log.read_text().split()] if self.log.exists() else []
 
 
 def make_pool(counter: PrewarmCounter, **settings: Any) -> AgentPool:
@@ -61,11 +68,16 @@ async def served_by(
     return remote.attributes["openrtc.agent"] + "/" + remote.attributes["openrtc.router"]
 
 
-async def test_prefix_routing_and_prewarm_once(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+@pytest.mark.parametrize("isolation", ["coroutine", "process"])
+async def test_prefix_routing_and_where_prewarm_runs(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    tmp_path: Path,
+    isolation: str,
 ) -> None:
-    counter = PrewarmCounter()
-    pool = make_pool(counter)
+    counter = PrewarmCounter(tmp_path / "prewarm.pids")
+    pool = make_pool(counter, isolation=isolation)
     async with running_worker(pool, livekit_server):
         results = await asyncio.gather(
             served_by(livekit_admin, caller_factory, new_room_name("restaurant")),
@@ -76,13 +88,24 @@ async def test_prefix_routing_and_prewarm_once(
         )
         assert results == ["restaurant/prefix", "dental/metadata", "dental/fallback"]
         assert pool.runtime_snapshot().started == 3
-    assert counter.calls == 1  # three sessions, one prewarm: they share the worker process
+    pids = counter.pids()
+    if isolation == "coroutine":
+        assert pids == [os.getpid()]  # three sessions, one prewarm: they share the worker
+    else:
+        # each session process prewarms itself, once; the worker never does
+        assert len(pids) >= 3 and len(set(pids)) == len(pids), pids
+        assert os.getpid() not in pids
 
 
 async def test_blocked_prefix_router_is_not_used(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    tmp_path: Path,
 ) -> None:
-    pool = make_pool(PrewarmCounter(), disable_plugins=["openrtc-router-prefix"])
+    pool = make_pool(
+        PrewarmCounter(tmp_path / "prewarm.pids"), disable_plugins=["openrtc-router-prefix"]
+    )
     async with running_worker(pool, livekit_server):
         assert (
             await served_by(livekit_admin, caller_factory, new_room_name("restaurant"))

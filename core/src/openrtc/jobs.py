@@ -67,6 +67,16 @@ def job_end_reporter(report: Callable[[JobEnded], None]) -> Callable[[Any], None
     return on_job_ended
 
 
+@attrs.frozen
+class SessionPlan:
+    """What one session of an agent is built from: ``AgentSession(**session_kwargs)``, then
+    ``start(agent=agent.agent_cls())``, then a reply to ``greeting`` if there is one."""
+
+    agent: AgentConfig
+    session_kwargs: dict[str, Any]
+    greeting: str | None
+
+
 @attrs.define
 class JobHandlers:
     """The functions an isolation mode calls; one instance per running pool."""
@@ -81,8 +91,23 @@ class JobHandlers:
     emit: Callable[[events.MetricsEvent], None]
     failed_jobs: set[str] = attrs.field(factory=set)
     """Jobs whose entrypoint raised. livekit reports them as succeeded (the job still shuts
-    down cleanly), so the kernel remembers them; in process isolation the entrypoint runs in
-    a child process and this set stays empty there."""
+    down cleanly), so the kernel remembers them. In process isolation the entrypoint runs in
+    a job process and this set stays empty here: the job process exits non-zero instead."""
+    extra_plugins: Mapping[str, object] = attrs.field(factory=dict)
+    """The in-process plugins the pool was built with, for job processes to register too."""
+    on_not_launched: Callable[[JobEnded], None] | None = None
+    """Reports an accepted job that never launched, so no executor will ever report its end."""
+    launching: set[str] = attrs.field(factory=set)
+    """Jobs counted as active whose accept() has not returned: livekit holds a reserved slot
+    for each until it launched, and adds those slots to the load the worker reports."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Process isolation: livekit pickles the entrypoint and prewarm bound to these handlers
+        # into every job process. What crosses is a blueprint the job process rebuilds its own
+        # handlers from; the plugin manager, counters and exporters stay in the worker.
+        from openrtc.blueprint import PoolBlueprint, SessionProcessFunctions
+
+        return (SessionProcessFunctions, (PoolBlueprint.of(self),))
 
     # -- before accept --------------------------------------------------------------------
 
@@ -136,16 +161,31 @@ class JobHandlers:
             decision.agent,
             decision.router,
         )
+        self.session_started(job.id, room, decision)
+        self.launching.add(job.id)
+        try:
+            await request.accept(
+                name=decision.agent,
+                identity=f"agent-{decision.agent}-{job.id}",
+                attributes=decision_attributes(decision),
+            )
+        except Exception:
+            # accept() returns once the job launched: the server never assigned it, or no
+            # job process could start (process isolation). Without this it would stay active.
+            if self.on_not_launched is not None:
+                self.on_not_launched(JobEnded(job.id, room, decision.agent, succeeded=False))
+            raise
+        finally:
+            self.launching.discard(job.id)
+
+    def session_started(self, job_id: str, room: str, decision: RouteDecision) -> None:
+        """Count a routed job as started. Jobs the worker launches itself (``openrtc connect``)
+        come here too, with the decision their launcher made."""
         self.emit(
-            events.JobRouted(job_id=job.id, room=room, agent=decision.agent, router=decision.router)
+            events.JobRouted(job_id=job_id, room=room, agent=decision.agent, router=decision.router)
         )
-        self.state.session_started(job.id, decision.agent, room)
-        self.emit(events.SessionStarted(job_id=job.id, room=room, agent=decision.agent))
-        await request.accept(
-            name=decision.agent,
-            identity=f"agent-{decision.agent}-{job.id}",
-            attributes=decision_attributes(decision),
-        )
+        self.state.session_started(job_id, decision.agent, room)
+        self.emit(events.SessionStarted(job_id=job_id, room=room, agent=decision.agent))
 
     def _rejected(self, job_id: str, room: str, agent: str | None, rule: str, reason: str) -> None:
         self.state.session_rejected()
@@ -171,6 +211,23 @@ class JobHandlers:
         )
         return assemble(
             plugin_defaults=defaults, pool=self.defaults, agent=config, overrides=overrides
+        )
+
+    def local_session(self, config: AgentConfig, proc: Any) -> SessionPlan:
+        """Prewarm ``proc`` and build the session of ``config`` as the entrypoint would, for
+        running it outside a worker (``openrtc console``)."""
+        self.prewarm(proc)
+        spec = SessionSpec(
+            agent=config.name,
+            job_id=f"console-{config.name}",
+            room_name="console",
+            userdata=proc.userdata,
+            settings=self.settings,
+        )
+        return SessionPlan(
+            agent=config,
+            session_kwargs=self.session_kwargs(config, spec),
+            greeting=greeting_for(self.defaults, config),
         )
 
     async def entrypoint(self, ctx: Any) -> None:
@@ -204,10 +261,30 @@ class JobHandlers:
             settings=self.settings,
         )
         session: Any = AgentSession(**self.session_kwargs(config, spec))
+        session.on("close", self._session_closed_handler(ctx, config.name))
         await session.start(agent=config.agent_cls(), room=ctx.room)
         greeting = greeting_for(self.defaults, config)
         if greeting:
             session.generate_reply(instructions=greeting)
+
+    def _session_closed_handler(self, ctx: Any, agent: str) -> Callable[[Any], None]:
+        """A session livekit closes on an unrecoverable error (its STT, LLM or TTS kept
+        failing) leaves the job running with a silent agent in the room. Count it failed and
+        end the job, so the caller is not left talking to nobody."""
+
+        def on_close(event: Any) -> None:
+            if getattr(event.reason, "value", event.reason) != "error":
+                return
+            self.failed_jobs.add(ctx.job.id)
+            logger.error(
+                "session of agent '%s' in job %s failed mid-call (%s); ending the job",
+                agent,
+                ctx.job.id,
+                event.error.error if event.error is not None else "unknown error",
+            )
+            ctx.shutdown(reason=f"agent '{agent}' session failed")
+
+        return on_close
 
 
 def parse_metadata(raw: str) -> Mapping[str, Any] | None:

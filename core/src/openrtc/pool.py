@@ -16,6 +16,8 @@ from openrtc.pool_runtime import PoolRuntime
 from openrtc.session import PoolDefaults
 
 if TYPE_CHECKING:
+    from openrtc.jobs import SessionPlan
+    from openrtc.room_join import RoomJoin
     from openrtc.settings import Settings
 
 logger = logging.getLogger("openrtc.pool")
@@ -46,6 +48,8 @@ class AgentPool:
     :param routers: explicit router chain, in order (default: every router by priority).
     :param dispatch_name: the name the worker registers with LiveKit for explicit dispatch
         (livekit's ``agent_name``); empty means automatic dispatch to every new room.
+    :param metrics_interval: seconds between runtime snapshots sent to metrics exporters.
+    :param metrics_json_file: a JSON file rewritten atomically with the latest snapshot.
     :param disable_plugins: plugin entry-point names to block.
     :param strict_plugins: make a plugin that fails to load an error instead of a warning.
     :param plugin_settings: values for settings that plugins declare, by setting name.
@@ -66,6 +70,8 @@ class AgentPool:
         drain_timeout: float | None = None,
         routers: Sequence[str] | None = None,
         dispatch_name: str | None = None,
+        metrics_interval: float | None = None,
+        metrics_json_file: str | None = None,
         disable_plugins: Sequence[str] | None = None,
         strict_plugins: bool | None = None,
         plugin_settings: Mapping[str, Any] | None = None,
@@ -85,6 +91,8 @@ class AgentPool:
             "drain_timeout": drain_timeout,
             "routers": routers,
             "dispatch_name": dispatch_name,
+            "metrics_interval": metrics_interval,
+            "metrics_json_file": metrics_json_file,
             "disable_plugins": disable_plugins,
             "strict_plugins": strict_plugins,
         }
@@ -136,13 +144,18 @@ class AgentPool:
         """Every plugin considered, with its status (active, blocked or error)."""
         return self._runtime.host.records
 
-    def apply_flags(self, flags: Mapping[str, Any]) -> None:
+    def apply_flags(
+        self, flags: Mapping[str, Any], *, plugins: Mapping[str, object] | None = None
+    ) -> None:
         """Apply command-line values (highest precedence) and rebuild the plugin set.
 
         Installed-plugin metadata is not read again; only the selection is re-applied.
+        ``plugins`` adds in-process plugins, as the constructor's ``plugins`` does (the command
+        line's ``--dashboard`` comes in this way).
         """
         if self._runtime.started:
             raise RuntimeError("settings cannot change while the worker runs; restart it")
+        self._extra_plugins.update(plugins or {})
         self._runtime = PoolRuntime.build(
             candidates=self._candidates,
             constructor=self._constructor_settings,
@@ -270,15 +283,32 @@ class AgentPool:
         api_secret: str | None = None,
         devmode: bool = False,
         http_port: int = 0,
+        join: RoomJoin | None = None,
     ) -> None:
         """Register with LiveKit and serve jobs until the worker drains or is closed.
 
         Connection values fall back to ``LIVEKIT_URL``, ``LIVEKIT_API_KEY`` and
-        ``LIVEKIT_API_SECRET``.
+        ``LIVEKIT_API_SECRET``. With ``join`` the worker does not register for dispatch: it
+        joins that one room directly, serves its session and drains when the session ends
+        (``openrtc connect``); ``RoomJoinError`` says when it could not join.
         """
         await self._runtime.serve(
-            url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, http_port=http_port
+            url=url,
+            api_key=api_key,
+            api_secret=api_secret,
+            devmode=devmode,
+            http_port=http_port,
+            join=join,
         )
+
+    def local_session(self, agent: str, proc: Any) -> SessionPlan:
+        """Prepare one session of ``agent`` outside a worker, as ``openrtc console`` does.
+
+        The prewarm hooks run into ``proc`` (a livekit ``JobProcess``) and the session options
+        go through every layer and hook, as in a worker. Raises ``KeyError`` naming the
+        registered agents.
+        """
+        return self._runtime.handlers.local_session(self.get(agent), proc)
 
     async def wait_registered(self, timeout_s: float | None = None) -> str:
         """Wait until the worker is registered with LiveKit; returns the worker id."""

@@ -15,10 +15,12 @@ from openrtc.config import AgentConfig
 from openrtc.jobs import JobHandlers
 from openrtc.plugins import PluginCandidate, PluginHost, load_plugins
 from openrtc.pool_settings import KERNEL_SETTINGS, PLUGIN_SELECTION
+from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain, select
 from openrtc.runtime import RuntimeState
 from openrtc.session import PoolDefaults
 from openrtc.settings import Settings, resolve
+from openrtc.snapshots import SnapshotTicker
 from openrtc.strategies import (
     AdmissionRule,
     IsolationMode,
@@ -51,6 +53,8 @@ class PoolRuntime:
     supervisor_task: asyncio.Task[None] | None = None
     registered: asyncio.Event = attrs.field(factory=asyncio.Event)
     worker_id: str | None = None
+    joiner: RoomJoiner | None = None
+    """Set while serving one room directly (``openrtc connect``) instead of dispatched jobs."""
 
     @classmethod
     def build(
@@ -112,6 +116,10 @@ class PoolRuntime:
             defaults=defaults,
             state=state,
             emit=runtime.emit,
+            extra_plugins={
+                k: v for k, v in extra_plugins.items() if k not in selection["disable_plugins"]
+            },
+            on_not_launched=runtime._job_ended,
         )
         state._on_failure_limit = runtime._failure_limit_reached
         return runtime
@@ -139,11 +147,18 @@ class PoolRuntime:
                 duration_s=duration,
             )
         )
+        if self.joiner is not None:
+            self.joiner.job_ended(ended.job_id)
 
     def load(self) -> float:
-        """Reported load: the largest contribution of the ``openrtc_worker_load`` hooks."""
+        """Reported load: the largest contribution of the ``openrtc_worker_load`` hooks.
+
+        The own share leaves out jobs still launching: livekit adds a reserved slot's worth of
+        load for each of those itself, and counting them twice would refuse dispatches below
+        the cap while job processes start."""
         state = self.state.worker_state()
-        own = state.active_sessions / max(state.max_concurrent_sessions, 1)
+        launched = state.active_sessions - len(self.handlers.launching)
+        own = max(launched, 0) / max(state.max_concurrent_sessions, 1)
         contributions = self.host.hook.openrtc_worker_load(state=state)
         value = max([own, *(float(c) for c in contributions if c is not None)])
         return min(max(value, 0.0), 1.0)
@@ -158,6 +173,7 @@ class PoolRuntime:
         api_secret: str | None,
         devmode: bool,
         http_port: int,
+        join: RoomJoin | None = None,
     ) -> None:
         if self.started:
             raise RuntimeError("this pool's worker is already running")
@@ -194,11 +210,39 @@ class PoolRuntime:
         )
         self.server = self.isolation.build_server(spec)
         self.server.on("worker_registered", self._on_registered)
+        if join is not None:
+            self.joiner = self._joiner(join, connection, self.server)
+        ticker = SnapshotTicker(
+            self.state.snapshot, self.exporters, self.settings["metrics_interval"]
+        )
+        ticker.start()
         try:
-            await self.server.run(devmode=devmode)
+            # a worker serving one room takes no dispatched jobs, like livekit's `connect`
+            await self.server.run(devmode=devmode, unregistered=join is not None)
         finally:
+            ticker.stop()  # the final snapshot, after the last session ended
             for exporter in self.exporters:
                 exporter.close()
+        if self.joiner is not None and self.joiner.error is not None:
+            raise self.joiner.error
+
+    def _joiner(
+        self, join: RoomJoin, connection: Mapping[str, str], server: WorkerServer
+    ) -> RoomJoiner:
+        joiner = RoomJoiner(
+            join=join,
+            handlers=self.handlers,
+            url=connection["LIVEKIT_URL"],
+            api_key=connection["LIVEKIT_API_KEY"],
+            api_secret=connection["LIVEKIT_API_SECRET"],
+            finished=self._drain_soon,
+        )
+        server.on("worker_started", lambda *_: joiner.launch(server))
+        return joiner
+
+    def _drain_soon(self, reason: str) -> None:
+        # keep a reference: a task nobody holds can be garbage-collected mid-drain
+        self.supervisor_task = asyncio.get_running_loop().create_task(self.drain(reason))
 
     def _on_registered(self, worker_id: str, *_: Any) -> None:
         self.worker_id = worker_id
@@ -209,6 +253,7 @@ class PoolRuntime:
             self.isolation.name,
             ", ".join(self.handlers.agents),
         )
+        logger.info("settings in force: %s", self.settings.overridden())
         self.emit(
             events.WorkerRegistered(
                 isolation=self.isolation.name, agents=tuple(self.handlers.agents)

@@ -40,7 +40,7 @@ class RouteDecision:
 
     agent: str
     router: str
-    """Name of the router that decided (``"console"`` when a local run chose the agent)."""
+    """Name of the router that decided (``"connect"`` when ``openrtc connect --agent`` chose)."""
 
 
 @attrs.frozen

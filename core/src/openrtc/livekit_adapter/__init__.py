@@ -22,6 +22,11 @@ LIVEKIT_AGENTS_VERSION = check_livekit_compat()
 # imported only after the check: these modules bind private livekit names at import time
 from .coroutine_executor import CoroutineJobExecutor  # noqa: E402
 from .coroutine_pool import CoroutineJobPool  # noqa: E402
+from .process_pool import (  # noqa: E402
+    JOB_FAILED_EXIT_CODE,
+    job_failure_reported,
+    report_job_failure,
+)
 from .server import (  # noqa: E402
     ISOLATIONS,
     Isolation,
@@ -30,9 +35,11 @@ from .server import (  # noqa: E402
     accept_attributes,
     build_server,
 )
+from .standalone import standalone_job_process  # noqa: E402
 
 __all__ = [
     "ISOLATIONS",
+    "JOB_FAILED_EXIT_CODE",
     "LIVEKIT_AGENTS_VERSION",
     "PRIVATE_NAMES_USED",
     "SIGNATURE_PARAMS_USED",
@@ -46,4 +53,7 @@ __all__ = [
     "accept_attributes",
     "build_server",
     "check_livekit_compat",
+    "job_failure_reported",
+    "report_job_failure",
+    "standalone_job_process",
 ]

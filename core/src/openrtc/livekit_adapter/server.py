@@ -12,6 +12,7 @@ from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
 
 from .coroutine_pool import CoroutineJobPool
+from .process_pool import adopt_process_pool
 
 logger = logging.getLogger("openrtc.livekit_adapter")
 
@@ -28,7 +29,8 @@ class JobEnded:
     `status` is livekit's own verdict on the executor: "failed" when the job had to be killed
     (process) or cancelled (coroutine) because it would not shut down in time, or its runner
     crashed; "success" when its lifecycle completed, which includes an entrypoint that raised
-    and was shut down cleanly.
+    and was shut down cleanly. In process isolation a job process that called
+    `report_job_failure()` exits non-zero, and so ends "failed" too.
     """
 
     job_id: str
@@ -61,6 +63,13 @@ class ServerOptions:
     drain_timeout: int = 1800
     job_memory_limit_mb: float = 0.0
     num_idle_processes: int | None = None
+    warm_processes: int | None = None
+    """Process isolation: prewarmed job processes kept idle. None keeps livekit's behaviour
+    (`num_idle_processes` of them); set, `num_idle_processes` only sizes the load estimate."""
+    initialize_timeout: float = 10.0
+    """Seconds a job process may take to start and run the setup function."""
+    preload_modules: tuple[str, ...] = ()
+    """Process isolation: modules the forkserver imports once for every job process."""
     http_host: str = ""
     http_port: int = 0
     load_threshold: float | None = None
@@ -75,8 +84,9 @@ class _OpenRTCAgentServer(AgentServer):
     `AgentServer.run()` builds a ProcPool and assigns it to `self._proc_pool` before starting
     it. This data descriptor receives that assignment: in coroutine mode it keeps a
     CoroutineJobPool built from the very same arguments instead (the ProcPool is dropped
-    before it ever starts, so no process is spawned); in process mode it keeps livekit's pool
-    unchanged. Either way it subscribes the job-ended report to the kept pool.
+    before it ever starts, so no process is spawned); in process mode it keeps livekit's pool,
+    adjusted by `adopt_process_pool` (job failures become exit codes; its own warm-process
+    count). Either way it subscribes the job-ended report to the kept pool.
     """
 
     def __init__(
@@ -84,11 +94,13 @@ class _OpenRTCAgentServer(AgentServer):
         *,
         isolation: Isolation,
         on_job_ended: Callable[[JobEnded], None] | None,
+        warm_processes: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._openrtc_isolation: Isolation = isolation
         self._openrtc_on_job_ended = on_job_ended
+        self._openrtc_warm_processes = warm_processes
         self._openrtc_pool: ProcPool | CoroutineJobPool | None = None
 
     @property
@@ -107,6 +119,8 @@ class _OpenRTCAgentServer(AgentServer):
         pool: ProcPool | CoroutineJobPool = built
         if self._openrtc_isolation == "coroutine":
             pool = CoroutineJobPool.from_proc_pool(built)
+        else:
+            pool = adopt_process_pool(built, warm_processes=self._openrtc_warm_processes)
         pool.on("process_closed", self._report_job_ended)
         self._openrtc_pool = pool
 
@@ -142,6 +156,7 @@ def build_server(options: ServerOptions) -> AgentServer:
         "job_memory_limit_mb": options.job_memory_limit_mb,
         "drain_timeout": options.drain_timeout,
         "shutdown_process_timeout": options.shutdown_timeout,
+        "initialize_process_timeout": options.initialize_timeout,
         "ws_url": options.ws_url,
         "api_key": options.api_key,
         "api_secret": options.api_secret,
@@ -156,6 +171,8 @@ def build_server(options: ServerOptions) -> AgentServer:
         # coroutine mode spawns nothing, but AgentServer also sizes its load estimate for
         # job requests not yet launched from this number
         kwargs["num_idle_processes"] = options.num_idle_processes
+    if options.preload_modules:
+        kwargs["preload_modules"] = list(options.preload_modules)
     if options.isolation == "coroutine" and options.job_memory_limit_mb > 0:
         logger.warning(
             "job_memory_limit_mb=%s is ignored with coroutine isolation (jobs share one "
@@ -164,7 +181,10 @@ def build_server(options: ServerOptions) -> AgentServer:
         )
 
     server = _OpenRTCAgentServer(
-        isolation=options.isolation, on_job_ended=options.on_job_ended, **kwargs
+        isolation=options.isolation,
+        on_job_ended=options.on_job_ended,
+        warm_processes=options.warm_processes if options.isolation == "process" else None,
+        **kwargs,
     )
     server.rtc_session(
         options.entrypoint_fnc,

@@ -38,6 +38,9 @@ PRIVATE_NAMES_USED: tuple[str, ...] = (
     "livekit.agents.ipc.proc_pool.ProcPool._inf_executor",
     "livekit.agents.ipc.proc_pool.ProcPool._http_proxy",
     "livekit.agents.ipc.proc_pool.ProcPool._loop",
+    # process isolation: the pool's process factory and its own warm-process count
+    "livekit.agents.ipc.proc_pool.ProcPool._mp_ctx",
+    "livekit.agents.ipc.proc_pool.ProcPool._default_num_idle_processes",
     # the executor protocol AgentServer drives, and the statuses it reports to the server
     "livekit.agents.ipc.job_executor.JobExecutor",
     "livekit.agents.ipc.job_executor.JobStatus",

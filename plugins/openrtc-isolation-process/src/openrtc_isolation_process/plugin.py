@@ -1,8 +1,15 @@
-"""Process isolation, for hard crash isolation and per-session memory caps. Prewarm runs in
-every job process, so each session pays the model load itself."""
+"""Process isolation, for hard crash isolation and per-session memory caps.
+
+Each session runs in its own OS process from livekit-agents' own process pool. The worker
+keeps routing, admission and the counters; each job process receives a picklable blueprint of
+the pool (``openrtc.blueprint``), rebuilds its own job handlers from it and runs prewarm itself,
+so every session pays the model load. A job whose entrypoint fails exits non-zero, which is
+how the worker counts it as failed.
+"""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 from openrtc.hookspecs import hookimpl
@@ -20,31 +27,30 @@ NUM_IDLE_PROCESSES = Setting(
     "process.num_idle_processes",
     "int",
     1,
-    "Warm processes kept ready for the next job.",
+    "Prewarmed session processes kept ready for the next job (each holds its own models).",
     minimum=0,
 )
+INITIALIZE_TIMEOUT = Setting(
+    "process.initialize_timeout",
+    "float",
+    30.0,
+    "Seconds a new session process may take to rebuild the pool and run prewarm.",
+    minimum=1,
+)
+
+# imported once in livekit's forkserver, so each job process starts with the kernel loaded
+PRELOAD_MODULES = ("openrtc.blueprint", "openrtc.livekit_adapter")
 
 
-class ProcessIsolationUnavailable(RuntimeError):
-    """The pool cannot be sent to livekit's job processes."""
-
-
-def check_picklable(spec: WorkerSpec) -> None:
-    """livekit starts job processes from a forkserver and pickles the entrypoint and prewarm
-    functions into them; refuse early, in one line, instead of failing inside livekit."""
-    import pickle
-
-    try:
-        pickle.dumps((spec.entrypoint, spec.prewarm))
-    except (TypeError, AttributeError, pickle.PicklingError) as exc:
-        raise ProcessIsolationUnavailable(
-            f"process isolation cannot ship this pool to job processes ({exc}); "
-            "run with isolation='coroutine' (--isolation coroutine)"
-        ) from None
+def check_shippable(spec: WorkerSpec) -> None:
+    """livekit pickles the entrypoint and prewarm functions into every job process; pickle
+    them once now, so a pool that cannot be sent fails at start in one line (a
+    ``BlueprintError`` naming the part), not inside livekit at the first job."""
+    pickle.dumps((spec.entrypoint, spec.prewarm), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def build_process_server(spec: WorkerSpec) -> Any:
-    check_picklable(spec)
+    check_shippable(spec)
     from openrtc.jobs import job_end_reporter
     from openrtc.livekit_adapter import ServerOptions, build_server
 
@@ -62,16 +68,23 @@ def build_process_server(spec: WorkerSpec) -> Any:
             api_secret=spec.api_secret,
             drain_timeout=int(spec.settings["drain_timeout"]),
             job_memory_limit_mb=spec.settings[JOB_MEMORY_LIMIT_MB.name],
-            num_idle_processes=spec.settings[NUM_IDLE_PROCESSES.name],
             http_port=spec.http_port,
+            # full at exactly max_concurrent_sessions, as in coroutine mode: the load is
+            # active/max, and livekit estimates an accepted, not yet launched job at
+            # load_threshold / num_idle_processes, so that number is the cap...
             load_threshold=1.0,
+            num_idle_processes=spec.settings["max_concurrent_sessions"],
+            # ...while the pool itself keeps only this many prewarmed processes
+            warm_processes=spec.settings[NUM_IDLE_PROCESSES.name],
+            initialize_timeout=spec.settings[INITIALIZE_TIMEOUT.name],
+            preload_modules=PRELOAD_MODULES,
         )
     )
 
 
 @hookimpl
 def openrtc_settings() -> list[Setting]:
-    return [JOB_MEMORY_LIMIT_MB, NUM_IDLE_PROCESSES]
+    return [JOB_MEMORY_LIMIT_MB, NUM_IDLE_PROCESSES, INITIALIZE_TIMEOUT]
 
 
 @hookimpl

@@ -1,0 +1,239 @@
+"""What process isolation sends to each session process: a pool blueprint.
+
+livekit's process pool pickles the entrypoint and the prewarm function into every job process.
+The kernel's ``JobHandlers`` hold the plugin manager, the metrics exporters and the worker's
+counters, none of which can leave the worker (and the counters must not: they are the worker's).
+So the handlers pickle as a :class:`SessionProcessFunctions` around a :class:`PoolBlueprint`:
+the registered agents, the pool defaults, the resolved settings and the in-process plugins.
+The job process loads the same installed plugins with the same selection and rebuilds its own
+handlers from it, through the same ``PoolRuntime.build`` the worker used.
+
+Routing and admission stay in the worker: the decision reaches the job process as participant
+attributes, as in coroutine mode. A job that fails in the job process is reported back through
+the process's exit code (see ``openrtc.livekit_adapter.report_job_failure``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import logging
+import pickle
+import sys
+import types
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from openrtc.blueprint_modules import ModuleSource, RecordingPickler, ensure_module, module_sources
+from openrtc.config import AgentConfig
+from openrtc.pool_runtime import ConfigurationError
+from openrtc.session import PoolDefaults
+
+if TYPE_CHECKING:
+    from openrtc.jobs import JobHandlers
+    from openrtc.settings import Settings
+
+logger = logging.getLogger("openrtc.blueprint")
+
+_PICKLE_ERRORS = (pickle.PicklingError, TypeError, AttributeError)
+
+
+class BlueprintError(ConfigurationError):
+    """Part of the pool cannot be sent to a session process; the message names it."""
+
+
+@attrs.frozen
+class _ModuleRef:
+    """An in-process plugin given as a module object, which pickle cannot carry."""
+
+    name: str
+
+
+@attrs.frozen
+class BlueprintContents:
+    agents: tuple[AgentConfig, ...]
+    defaults: PoolDefaults
+    settings: Mapping[str, Any]
+    extra_plugins: Mapping[str, object]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # AgentConfig freezes its mappings in MappingProxyType, which pickle refuses
+        agents = tuple(_agent_fields(agent) for agent in self.agents)
+        plugins = {
+            name: _ModuleRef(plugin.__name__) if isinstance(plugin, types.ModuleType) else plugin
+            for name, plugin in self.extra_plugins.items()
+        }
+        return (_contents, (agents, self.defaults, dict(self.settings), plugins))
+
+
+def _agent_fields(agent: AgentConfig) -> dict[str, Any]:
+    fields = {field.name: getattr(agent, field.name) for field in attrs.fields(AgentConfig)}
+    fields["session_kwargs"] = dict(agent.session_kwargs)
+    fields["session_options"] = dict(agent.session_options)
+    return fields
+
+
+def _contents(
+    agents: tuple[dict[str, Any], ...],
+    defaults: PoolDefaults,
+    settings: dict[str, Any],
+    plugins: dict[str, object],
+) -> BlueprintContents:
+    return BlueprintContents(
+        agents=tuple(AgentConfig(**fields) for fields in agents),
+        defaults=defaults,
+        settings=settings,
+        extra_plugins={
+            name: importlib.import_module(p.name) if isinstance(p, _ModuleRef) else p
+            for name, p in plugins.items()
+        },
+    )
+
+
+@attrs.frozen
+class PoolBlueprint:
+    """Everything a session process needs to rebuild the pool's job handlers."""
+
+    payload: bytes = attrs.field(repr=False)
+    """The pickled :class:`BlueprintContents`, read only after ``modules`` are importable."""
+    modules: tuple[ModuleSource, ...]
+    sys_path: tuple[str, ...]
+
+    @classmethod
+    def capture(
+        cls,
+        *,
+        agents: Mapping[str, AgentConfig],
+        defaults: PoolDefaults,
+        settings: Settings | Mapping[str, Any],
+        extra_plugins: Mapping[str, object],
+    ) -> PoolBlueprint:
+        contents = BlueprintContents(
+            agents=tuple(agents.values()),
+            defaults=defaults,
+            settings={name: settings[name] for name in settings},
+            extra_plugins=dict(extra_plugins),
+        )
+        buffer = io.BytesIO()
+        pickler = RecordingPickler(buffer)
+        try:
+            pickler.dump(contents)
+        except _PICKLE_ERRORS as exc:
+            raise BlueprintError(
+                "process isolation cannot send this pool to its session processes: "
+                f"{_unpicklable_part(contents) or exc}; make it picklable (a provider can be a "
+                "'provider/model' string) or run with isolation='coroutine'"
+            ) from exc
+        return cls(
+            payload=buffer.getvalue(),
+            modules=module_sources(pickler.modules),
+            sys_path=tuple(sys.path),
+        )
+
+    @classmethod
+    def of(cls, handlers: JobHandlers) -> PoolBlueprint:
+        return cls.capture(
+            agents=handlers.agents,
+            defaults=handlers.defaults,
+            settings=handlers.settings,
+            extra_plugins=handlers.extra_plugins,
+        )
+
+    def contents(self) -> BlueprintContents:
+        """Unpickle the contents, first making every module they refer to importable."""
+        sys.path.extend(entry for entry in self.sys_path if entry not in sys.path)
+        for source in self.modules:
+            ensure_module(source)
+        contents = pickle.loads(self.payload)
+        assert isinstance(contents, BlueprintContents)
+        return contents
+
+    def rebuild(self) -> JobHandlers:
+        """The job handlers of a pool built from this blueprint, in this process."""
+        from openrtc.plugins import find_candidates
+        from openrtc.pool_runtime import PoolRuntime
+
+        contents = self.contents()
+        runtime = PoolRuntime.build(
+            candidates=find_candidates(),
+            constructor={},
+            # the worker's resolved values win over this process's environment
+            flags={k: v for k, v in contents.settings.items() if v is not None},
+            extra_plugins=contents.extra_plugins,
+            agents={agent.name: agent for agent in contents.agents},
+            defaults=contents.defaults,
+        )
+        return runtime.handlers
+
+
+def _unpicklable_part(contents: BlueprintContents) -> str | None:
+    """Name the first part of the pool that does not pickle, for a one-line error."""
+    parts: list[tuple[str, object]] = []
+    for agent in contents.agents:
+        parts.append((f"agent '{agent.name}' class", agent.agent_cls))
+        parts.extend((f"agent '{agent.name}' {key}", value) for key, value in _slots(agent))
+    for key, value in _slots(contents.defaults):
+        parts.append((f"default_{key}", value))
+    parts.extend((f"plugin '{name}'", plugin) for name, plugin in contents.extra_plugins.items())
+    for where, value in parts:
+        if isinstance(value, types.ModuleType):
+            continue
+        try:
+            pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except _PICKLE_ERRORS as exc:
+            return f"{where} ({type(value).__name__}) cannot be pickled: {exc}"
+    return None
+
+
+def _slots(owner: AgentConfig | PoolDefaults) -> Iterator[tuple[str, object]]:
+    for key in ("stt", "llm", "tts"):
+        yield key, getattr(owner, key)
+    for key, value in owner.session_kwargs.items():
+        yield f"session_kwargs[{key!r}]", value
+    if isinstance(owner, AgentConfig):
+        for key, value in owner.session_options.items():
+            yield key, value
+
+
+class SessionProcessFunctions:
+    """Stands in for ``JobHandlers`` in a job process: its ``prewarm`` and ``entrypoint`` are
+    what livekit runs there. The handlers are rebuilt on first use, so a blueprint that cannot
+    be rebuilt fails the process's initialization, which livekit reports with the error."""
+
+    def __init__(self, blueprint: PoolBlueprint) -> None:
+        self.blueprint = blueprint
+        self._handlers: JobHandlers | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.blueprint,))
+
+    @property
+    def handlers(self) -> JobHandlers:
+        if self._handlers is None:
+            self._handlers = self.blueprint.rebuild()
+            logger.debug("rebuilt the pool's job handlers: %s", ", ".join(self._handlers.agents))
+        return self._handlers
+
+    def prewarm(self, proc: Any) -> None:
+        self.handlers.prewarm(proc)
+
+    async def entrypoint(self, ctx: Any) -> None:
+        from openrtc.livekit_adapter import report_job_failure
+
+        try:
+            handlers = self.handlers
+
+            async def report_if_failed() -> None:
+                # the handlers also mark a job failed after the entrypoint returned (a session
+                # closed on an error mid-call); the job's shutdown callbacks run before the
+                # process exits, so that reaches the exit code too
+                if ctx.job.id in handlers.failed_jobs:
+                    report_job_failure()
+
+            ctx.add_shutdown_callback(report_if_failed)
+            await handlers.entrypoint(ctx)
+        except BaseException:  # the job failed: say so through the exit code, then re-raise
+            report_job_failure()
+            raise

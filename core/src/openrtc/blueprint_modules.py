@@ -1,0 +1,104 @@
+"""The modules a pool blueprint refers to, and making them importable in a job process.
+
+A forkserver child starts from the worker's ``sys.path`` but not from its imports: the worker's
+``__main__`` script, the agent modules ``discover()`` loaded by path, and test modules pytest
+imported by path cannot be imported by name there. The blueprint records the module and file
+of every class and function it pickles by reference; the job process imports each by name and
+falls back to its file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import pickle
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+
+class ModuleLoadError(ImportError):
+    """A module the blueprint refers to cannot be loaded from its file."""
+
+
+@attrs.frozen
+class ModuleSource:
+    """A module the blueprint refers to, and the file to load it from if it is not importable
+    by name in the job process."""
+
+    name: str
+    path: str
+
+
+class RecordingPickler(pickle.Pickler):
+    """Notes the module of every class and function it pickles by reference."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.modules: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (type, types.FunctionType)):
+            self.modules.add(obj.__module__)
+        return NotImplemented
+
+
+def module_sources(names: set[str]) -> tuple[ModuleSource, ...]:
+    """The modules among ``names`` that have a file (built-in ones need nothing)."""
+    sources = []
+    for name in sorted(names):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(path, str):
+            sources.append(ModuleSource(name, path))
+    return tuple(sources)
+
+
+def ensure_module(source: ModuleSource) -> None:
+    """Make ``source.name`` importable here: import it, or load it from its file."""
+    if source.name == "__main__":
+        # forkserver children do not re-run the worker's main script; do what multiprocessing's
+        # spawn does: run it as __mp_main__ (so `if __name__ == "__main__"` stays false)
+        if getattr(sys.modules.get("__main__"), "__file__", None) != source.path:
+            from multiprocessing import spawn
+
+            spawn.import_main_path(source.path)
+        return
+    if source.name in sys.modules:
+        return
+    try:
+        importlib.import_module(source.name)
+        return
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if not (source.name == missing or source.name.startswith(missing + ".")):
+            raise  # the module exists but one of its own imports is missing
+    spec = importlib.util.spec_from_file_location(source.name, source.path)
+    if spec is None or spec.loader is None:
+        raise ModuleLoadError(f"cannot load module '{source.name}' from {source.path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[source.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(source.name, None)
+        raise
+    _add_parent_packages(source.name, Path(source.path).parent)
+
+
+def _add_parent_packages(name: str, directory: Path) -> None:
+    """Give a module loaded from its file under a dotted name (as pytest's importlib mode
+    names test modules) the parent packages unpickling imports before it looks the name up."""
+    child = sys.modules[name]
+    while "." in name:
+        name, _, leaf = name.rpartition(".")
+        parent = sys.modules.get(name)
+        if parent is None:
+            parent = types.ModuleType(name)
+            parent.__path__ = [str(directory)]
+            sys.modules[name] = parent
+        setattr(parent, leaf, child)
+        child, directory = parent, directory.parent
