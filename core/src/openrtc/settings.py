@@ -156,12 +156,29 @@ class Settings(Mapping[str, Any]):
     def declaration(self, name: str) -> Setting:
         return self._resolved[name].setting
 
+    def overridden(self) -> str:
+        """``name=value (source)`` for each setting not left at its default, secrets masked:
+        the one line a worker logs so an operator sees which flag or variable took effect."""
+        public = self.public_items()
+        parts = [
+            f"{name}={_render(public[name])} ({item.source})"
+            for name, item in self._resolved.items()
+            if item.source != "default"
+        ]
+        return ", ".join(parts) if parts else "all defaults"
+
     def public_items(self) -> dict[str, Any]:
         """Values safe to print or export: secrets are masked."""
         return {
             name: ("***" if item.setting.secret and item.value else item.value)
             for name, item in self._resolved.items()
         }
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def resolve(
