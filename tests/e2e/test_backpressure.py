@@ -99,9 +99,9 @@ async def test_two_workers_of_capacity_two_take_four_of_five_calls(
             assert snap is not None, worker.tail()
             assert snap["peak_active"] == CAPACITY, snap  # never more, and both were used
             assert snap["active"] == CAPACITY
-            # the server saw each worker full from the load it reported and never offered it
-            # a job beyond capacity: the workers' own capacity rule had nothing to refuse
-            assert snap["rejected"] == 0, snap
+            # Not asserted: snap["rejected"] == 0. On a quiet machine the server never offers
+            # a full worker a job (its reported load says full); when a status report is late
+            # the worker's capacity rule refuses the job instead, which is also correct.
 
         # one caller hangs up: its worker ends the session, reports a free slot with its next
         # status update (every 2.5 s in livekit-agents), and takes the next call
