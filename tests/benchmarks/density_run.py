@@ -1,0 +1,226 @@
+"""One measured run: a fresh worker, its idle memory, N concurrent calls, its peak memory.
+
+A fresh worker per run keeps one run's allocations (the allocator rarely returns memory to the
+system) out of the next run's baseline. Idle is the tree's RSS once it has settled after
+registering, before the first dispatch; peak is the highest sample from the first dispatch
+until the calls are released. The marginal cost of a session is (peak - idle) / N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import secrets
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+from density_driver import CallDriver
+from density_sampler import Sample, TreeSampler, breakdown
+from density_worker_process import WorkerLaunch, WorkerProcess, WorkerStartFailed
+
+from openrtc.testing.dispatch import ServerAddress
+
+MiB = 2**20
+SETTLE_WINDOW_S = 3.0
+SETTLE_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    sessions: int
+    turns: int
+    timeout_s: float
+    dispatch_interval_s: float
+    settle_s: float
+    hold_s: float
+    register_timeout_s: float
+    max_rss_bytes: int
+    sample_interval_s: float
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile: a value that was really observed."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _mib(value: float | None) -> float | None:
+    return None if value is None else value / MiB
+
+
+async def _settled_idle(sampler: TreeSampler, min_s: float, max_s: float) -> list[Sample]:
+    """Wait until the tree's RSS holds still (idle job processes finish prewarming)."""
+    began = time.monotonic()
+    while True:
+        await asyncio.sleep(0.5)
+        now = time.monotonic()
+        window = sampler.between(now - SETTLE_WINDOW_S, now)
+        if now - began >= min_s and len(window) >= 3:
+            low, high = min(s.rss for s in window), max(s.rss for s in window)
+            if high - low <= SETTLE_TOLERANCE * high or now - began >= max_s:
+                return window
+
+
+async def _guard(sampler: TreeSampler, worker: WorkerProcess, limit: int) -> str:
+    """Return why the calls must stop: the memory guard tripped or the worker died."""
+    while True:
+        await asyncio.sleep(0.5)
+        latest = sampler.latest
+        if latest is not None and latest.rss > limit:
+            return f"worker tree RSS {latest.rss / MiB:.0f} MiB passed the --max-rss-gb guard"
+        if worker.exited:
+            return f"worker exited during the calls: {worker.last_error()}"
+
+
+def _summarize_calls(calls: dict[int, dict[str, Any]], count: int) -> dict[str, Any]:
+    results = [
+        calls.get(i) or {"served": False, "error": "never reported by the caller process"}
+        for i in range(count)
+    ]
+    greetings = [r["greeting_s"] for r in results if r.get("greeting_s") is not None]
+    replies = [s for r in results for s in r.get("reply_s", [])]
+    # the room name and the timeout differ per call; what went wrong does not
+    errors = Counter(
+        r["error"].split(" within ")[0].split(" in room ")[0] for r in results if r.get("error")
+    )
+    return {
+        "served": sum(bool(r["served"]) for r in results),
+        "dropped": sum(not r["served"] for r in results),
+        "greeted": len(greetings),
+        "agent_present_at_release": sum(bool(r.get("agent_present_at_release")) for r in results),
+        "greeting_median_s": statistics.median(greetings) if greetings else None,
+        "greeting_p95_s": percentile(greetings, 0.95),
+        "reply_median_s": statistics.median(replies) if replies else None,
+        "reply_p95_s": percentile(replies, 0.95),
+        "errors": dict(errors.most_common(5)),
+        "calls": results,
+    }
+
+
+def _summarize_memory(idle: list[Sample], busy: list[Sample], sessions: int) -> dict[str, Any]:
+    idle_rss = statistics.median(s.rss for s in idle)
+    idle_pss_values = [s.pss for s in idle if s.pss is not None]
+    idle_pss = statistics.median(idle_pss_values) if idle_pss_values else None
+    peak_rss = max(s.rss for s in busy)
+    busy_pss = [s.pss for s in busy if s.pss is not None]
+    peak_pss = max(busy_pss) if busy_pss else None
+    span = busy[-1].at - busy[0].at
+    return {
+        "idle_rss_mib": _mib(idle_rss),
+        "peak_rss_mib": _mib(peak_rss),
+        "marginal_rss_mib": _mib((peak_rss - idle_rss) / sessions),
+        "idle_pss_mib": _mib(idle_pss),
+        "peak_pss_mib": _mib(peak_pss),
+        "marginal_pss_mib": (
+            _mib((peak_pss - idle_pss) / sessions)
+            if peak_pss is not None and idle_pss is not None
+            else None
+        ),
+        # the worker process alone: in coroutine mode, where the sessions live; short-lived
+        # helpers (a TTS subprocess between fork and exec) cannot inflate it
+        "idle_main_rss_mib": _mib(statistics.median(s.main_rss for s in idle)),
+        "peak_main_rss_mib": _mib(max(s.main_rss for s in busy)),
+        "processes_idle": idle[-1].processes,
+        "processes_peak": max(s.processes for s in busy),
+        # an average over the call phase; job processes that ended take their CPU time along
+        "worker_cpu_cores": (max(0.0, busy[-1].cpu_s - busy[0].cpu_s) / span if span > 0 else None),
+        "call_phase_s": span,
+    }
+
+
+async def measure_run(
+    launch: WorkerLaunch,
+    server: ServerAddress,
+    speech_path: Path,
+    config: RunConfig,
+    workdir: Path,
+) -> dict[str, Any]:
+    label = f"{launch.implementation}-{launch.mode}-{config.sessions}"
+    result: dict[str, Any] = {
+        "implementation": launch.implementation,
+        "mode": launch.mode,
+        "sessions": config.sessions,
+        "status": "ok",
+        "worker_log": str(workdir / f"{label}.log"),
+    }
+    worker = WorkerProcess(launch, workdir / f"{label}.log")
+    await worker.start()
+    sampler = TreeSampler(worker.pid, config.sample_interval_s).start()
+    driver: CallDriver | None = None
+    try:
+        try:
+            result["worker_start_s"] = await worker.wait_registered(config.register_timeout_s)
+        except WorkerStartFailed as exc:
+            result.update(status="start-failed", error=str(exc))
+            return result
+        idle = await _settled_idle(sampler, config.settle_s, config.settle_s + 60)
+        result["idle_processes"] = breakdown(worker.pid)
+        spec = {
+            "server": {
+                "url": server.url,
+                "api_key": server.api_key,
+                "api_secret": server.api_secret,
+            },
+            "speech_path": str(speech_path),
+            "turns": config.turns,
+            "timeout_s": config.timeout_s,
+            "dispatch_interval_s": config.dispatch_interval_s,
+            "run_id": secrets.token_hex(3),
+            "count": config.sessions,
+        }
+        driver = CallDriver(spec, workdir / f"{label}.callers.log")
+        # other work on the host competes for the same cores: say how busy it already was
+        result["host_load_1m_before_calls"] = os.getloadavg()[0]
+        host_cpu_before = psutil.cpu_times()
+        busy_from = time.monotonic()
+        stall_mark = len(worker.seen("stall"))
+        await driver.start()
+        guard = asyncio.create_task(_guard(sampler, worker, config.max_rss_bytes))
+        finished = asyncio.create_task(driver.finished.wait())
+        await asyncio.wait({guard, finished}, return_when=asyncio.FIRST_COMPLETED)
+        aborted = guard.done()
+        if aborted:
+            result.update(status="aborted", error=guard.result())
+        elif not driver.exited:
+            await asyncio.sleep(config.hold_s)  # every session live at once, sampled
+        busy_until = time.monotonic()
+        guard.cancel()
+        finished.cancel()
+        failure = await driver.hang_up(abort=aborted)
+        if failure is not None and not aborted:
+            result.update(status="callers-died", error=failure)
+        result["host_cpu_percent"] = _host_cpu_percent(host_cpu_before)
+        busy = sampler.between(busy_from, busy_until) or [s for s in [sampler.latest] if s]
+        result.update(_summarize_memory(idle, busy, config.sessions))
+        stalls = [e["seconds"] for e in worker.seen("stall")[stall_mark:]]
+        result.update(
+            loop_stalls=len(stalls),
+            loop_stall_max_s=max(stalls, default=0.0),
+            loop_stall_total_s=sum(stalls),
+            log_vad_slower_than_realtime=worker.count_lines("slower than realtime"),
+            log_event_loop_blocked=worker.count_lines("event loop blocked"),
+            # livekit's own verdict: its load reached load_threshold, so it refused dispatches
+            log_worker_marked_full=worker.count_lines("worker is at full capacity"),
+        )
+    finally:
+        if driver is not None:
+            driver.kill()
+            result.update(_summarize_calls(driver.calls, config.sessions))
+        result["worker_exit_code"] = await worker.stop()
+        sampler.stop()
+    return result
+
+
+def _host_cpu_percent(before: Any) -> float:
+    after = psutil.cpu_times()
+    busy = sum(after) - sum(before) - (after.idle - before.idle) - (after.iowait - before.iowait)
+    total = sum(after) - sum(before)
+    return 100.0 * busy / total if total > 0 else 0.0

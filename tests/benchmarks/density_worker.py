@@ -1,0 +1,68 @@
+"""The OpenRTC worker the density benchmark measures: two agents, offline providers.
+
+Shared models come from the default prewarm plugin (local Silero VAD and the local
+end-of-turn model unless ``OPENRTC_PREWARM_*`` says otherwise). The benchmark starts it as
+``python density_worker.py start --url ... --isolation coroutine|process``, exactly like a
+user's ``app.py``; an in-process plugin reports registration, sessions and loop stalls.
+"""
+
+from __future__ import annotations
+
+import density_probe
+from density_agents import AGENT_CLASSES, DISPATCH_NAME, GREETINGS, offline_providers
+
+from openrtc import AgentPool
+from openrtc.events import (
+    MetricsEvent,
+    RuntimeSnapshot,
+    SessionEnded,
+    SessionStarted,
+    WorkerRegistered,
+)
+from openrtc.hookspecs import hookimpl
+from openrtc.settings import Settings
+from openrtc.strategies import MetricsExporter
+
+
+class ProbeExporter:
+    name = "density-probe"
+
+    def export_event(self, event: MetricsEvent) -> None:
+        if isinstance(event, WorkerRegistered):
+            density_probe.on_registered()
+        elif isinstance(event, SessionStarted):
+            density_probe.report("session_started", room=event.room)
+        elif isinstance(event, SessionEnded):
+            density_probe.report("session_ended", room=event.room, outcome=str(event.outcome))
+
+    def export_snapshot(self, snapshot: RuntimeSnapshot) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class ProbePlugin:
+    @hookimpl
+    def openrtc_metrics_exporters(self, settings: Settings) -> list[MetricsExporter]:
+        return [ProbeExporter()]
+
+
+def build_pool() -> AgentPool:
+    stt, llm, tts = offline_providers()
+    pool = AgentPool(
+        default_stt=stt,
+        default_llm=llm,
+        default_tts=tts,
+        dispatch_name=DISPATCH_NAME,
+        plugins={"density-probe": ProbePlugin()},
+    )
+    for name, agent_cls in AGENT_CLASSES.items():
+        pool.add(name, agent_cls, greeting=GREETINGS[name])
+    return pool
+
+
+pool = build_pool()
+
+if __name__ == "__main__":
+    pool.run()
