@@ -95,6 +95,9 @@ class NativeDecoder:
     """One decoder; not thread-safe (the caller serialises), but never holds the GIL while it
     decodes."""
 
+    _decoder: int | None = None
+    _config: int | None = None
+
     def __init__(self, options: Mapping[str, str | int | float | bool]) -> None:
         lib = library()
         level = str(options.get("loglevel", "FATAL")).encode()
@@ -103,9 +106,11 @@ class NativeDecoder:
         if not config:
             raise SphinxLibraryError(f"pocketsphinx rejected its options {dict(options)!r}")
         self._decoder = lib.ps_init(config)
-        # ps_init keeps its own reference to the configuration
-        lib.ps_config_free(config)
+        # held until close(): the decoder reads its configuration while decoding, and whether
+        # ps_init takes a reference of its own is not something to rely on
+        self._config = config
         if not self._decoder:
+            lib.ps_config_free(config)
             raise SphinxLibraryError(
                 "pocketsphinx could not load its model; check the hmm/lm/dict paths"
             )
@@ -146,6 +151,9 @@ class NativeDecoder:
         if self._decoder:
             self._lib.ps_free(self._decoder)
             self._decoder = None
+        if self._config:
+            self._lib.ps_config_free(self._config)
+            self._config = None
 
     def __del__(self) -> None:
         self.close()
