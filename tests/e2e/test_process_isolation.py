@@ -25,6 +25,8 @@ pytestmark = pytest.mark.e2e
 DISPATCH_NAME = "openrtc-e2e-process"
 PID_ATTRIBUTE = "test.pid"
 TIMEOUT = 60.0
+# the worker registers once its first job process is prewarmed (a hang guard only)
+REGISTER_TIMEOUT = 90.0
 
 
 class PidAgent(Agent):
@@ -111,7 +113,7 @@ async def test_sessions_run_in_child_processes_and_the_worker_counts_them(
     livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, caller_factory: CallerFactory
 ) -> None:
     pool = make_pool()
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=REGISTER_TIMEOUT):
         room = new_room_name("pid")
         await dispatch(livekit_admin, room, "pid")
         caller = await caller_factory(room)
@@ -144,7 +146,7 @@ async def test_simultaneous_dispatches_up_to_the_cap_are_all_served(
     # accepted, not yet launched job as one session's load, not (as it would if sized from the
     # warm-process count) as the whole worker's, and the worker must not count it twice
     pool = make_pool(max_concurrent_sessions=3, plugin_settings={"process.num_idle_processes": 0})
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=REGISTER_TIMEOUT):
         rooms = [new_room_name(f"burst-{index}") for index in range(3)]
         await asyncio.gather(*(dispatch(livekit_admin, room, "pid") for room in rooms))
         callers = await asyncio.gather(*(caller_factory(room) for room in rooms))
@@ -165,7 +167,7 @@ async def test_a_session_over_its_memory_cap_is_killed_and_counted_failed(
     # a prewarmed session process needs a few hundred MB; the hog takes far more mid-call
     pool = make_pool(plugin_settings={"process.job_memory_limit_mb": MEMORY_CAP_MB})
     pool.add("hog", MemoryHogAgent)
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=REGISTER_TIMEOUT):
         room = new_room_name("memory")
         await dispatch(livekit_admin, room, "hog")
         caller = await caller_factory(room)
@@ -184,7 +186,7 @@ async def test_a_job_that_no_job_process_can_run_is_counted_failed_not_left_acti
         plugins={"failing-prewarm": PrewarmFailsInJobProcesses()},
         plugin_settings={"process.num_idle_processes": 0},
     )
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=REGISTER_TIMEOUT):
         room = new_room_name("unlaunchable")
         await dispatch(livekit_admin, room, "pid")
         await caller_factory(room)

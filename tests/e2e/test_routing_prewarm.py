@@ -23,6 +23,8 @@ pytestmark = pytest.mark.e2e
 
 DISPATCH_NAME = "openrtc-e2e-routing"
 TIMEOUT = 45.0
+# process isolation registers once its first job process is prewarmed (a hang guard only)
+REGISTER_TIMEOUT = 90.0
 
 
 class PrewarmCounter:
@@ -78,7 +80,7 @@ async def test_prefix_routing_and_where_prewarm_runs(
 ) -> None:
     counter = PrewarmCounter(tmp_path / "prewarm.pids")
     pool = make_pool(counter, isolation=isolation)
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=REGISTER_TIMEOUT):
         results = await asyncio.gather(
             served_by(livekit_admin, caller_factory, new_room_name("restaurant")),
             served_by(
@@ -106,7 +108,7 @@ async def test_blocked_prefix_router_is_not_used(
     pool = make_pool(
         PrewarmCounter(tmp_path / "prewarm.pids"), disable_plugins=["openrtc-router-prefix"]
     )
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=REGISTER_TIMEOUT):
         assert (
             await served_by(livekit_admin, caller_factory, new_room_name("restaurant"))
             == "dental/fallback"

@@ -2,9 +2,11 @@
 
 livekit-agents has no public way to run a job as a task on the worker's own event loop, so this
 package supplies one (`CoroutineJobPool`, `CoroutineJobExecutor`) and a `build_server` that
-picks it or livekit's own process pool. Importing the package first checks that the installed
-livekit-agents is in `SUPPORTED_RANGE` and still has every name in `PRIVATE_NAMES_USED`, and
-raises `LiveKitVersionError` (an ImportError) naming what is wrong otherwise.
+picks it or livekit's own process pool, adjusted so that a job process can report its job's
+failure through its exit code (`report_job_failure`) and keeps its own warm-process count.
+Importing the package first checks that the installed livekit-agents is in `SUPPORTED_RANGE`
+and still has every name in `PRIVATE_NAMES_USED`, and raises `LiveKitVersionError` (an
+ImportError) naming what is wrong otherwise.
 """
 
 from __future__ import annotations
