@@ -83,7 +83,7 @@ def ensure_module(source: ModuleSource) -> None:
     sys.modules[source.name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException:  # undo the half-registered module, then re-raise unchanged
         sys.modules.pop(source.name, None)
         raise
     _add_parent_packages(source.name, Path(source.path).parent)

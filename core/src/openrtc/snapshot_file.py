@@ -36,7 +36,7 @@ def write_atomically(path: Path, text: str) -> None:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes it private; a snapshot holds no secrets
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException:  # remove the temporary file, then re-raise unchanged
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
