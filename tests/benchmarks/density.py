@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from density_agents import DISPATCH_NAME
 from density_reference import (
     ReferenceEnv,
     ReferenceUnavailable,
@@ -45,7 +44,7 @@ from density_reference import (
     installed_versions,
 )
 from density_report import markdown, plot, ratios, slopes, table
-from density_run import MiB, RunConfig, measure_run
+from density_run import MiB, RunConfig, log_counts, measure_run
 from density_worker_process import WorkerLaunch
 
 HERE = Path(__file__).resolve().parent
@@ -168,19 +167,18 @@ def _skip_reason(previous: dict[str, Any] | None, n: int, limit_mib: float) -> s
     return None
 
 
-def _dispatch_refusals(lines: list[str]) -> dict[str, int]:
-    """What the server log says about dispatches that never reached a session."""
-    return {
-        # the worker answered "unavailable": its reported load was at its threshold
-        "worker_declined_dispatch": sum(
-            "no servers available" in line and DISPATCH_NAME in line for line in lines
-        ),
-        # no worker registered for room jobs at all (publisher/participant lines are noise:
-        # these workers take room jobs only)
-        "server_no_worker_available": sum(
-            "no worker is available" in line and "JT_ROOM" in line for line in lines
-        ),
-    }
+def dispatch_refusals(row: dict[str, Any], server_log: str) -> int:
+    """Dispatches of this run the server could not place on the worker, from the server log.
+
+    The server logs "no worker available to handle job" with the room when the worker it
+    offered the job to answered "unavailable" (livekit's load at its load_threshold) and no
+    other worker was there.
+    """
+    rooms = {f'"room": "{call["room"]}"' for call in row.get("calls", []) if "room" in call}
+    return sum(
+        "no worker available to handle job" in line and any(room in line for room in rooms)
+        for line in server_log.splitlines()
+    )
 
 
 def _server_log(server: Any) -> str:
@@ -222,13 +220,12 @@ async def sweep(
                     )
                     launch = launch_for(impl, mode, server, cap, reference)
                     print(f"-- {impl} {mode} N={n}", file=sys.stderr, flush=True)
-                    log_mark = _server_log(server).count("\n")
                     try:
                         row = await measure_run(launch, server, SPEECH, config, workdir)
                     except Exception as exc:  # one broken run must not lose the whole sweep
                         row = {"implementation": impl, "mode": mode, "sessions": n}
                         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
-                    row.update(_dispatch_refusals(_server_log(server).split("\n")[log_mark:]))
+                    row["dispatch_refused"] = dispatch_refusals(row, _server_log(server))
                     print(table([row]).splitlines()[2], file=sys.stderr, flush=True)
                     on_row(row)
                     last[(impl, mode)] = row
@@ -249,7 +246,18 @@ def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_json:
-        write_outputs(args, json.loads(args.from_json.read_text(encoding="utf-8")))
+        earlier = json.loads(args.from_json.read_text(encoding="utf-8"))
+        server_log = Path(earlier["workdir"]) / "livekit-server" / "livekit-server.log"
+        if server_log.exists():  # count again, with this version's rule, while the log is kept
+            text = server_log.read_text(encoding="utf-8", errors="replace")
+            for row in earlier["results"]:
+                row["dispatch_refused"] = dispatch_refusals(row, text)
+                log = Path(row.get("worker_log", "-"))
+                if log.exists() and "calls" in row:
+                    row.update(log_counts(log.read_text(errors="replace").splitlines()))
+        if args.json:
+            args.json.write_text(json.dumps(earlier, indent=2) + "\n", encoding="utf-8")
+        write_outputs(args, earlier)
         return 0
     started, load_at_start = time.time(), os.getloadavg()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="openrtc-density-"))

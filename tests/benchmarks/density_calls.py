@@ -10,7 +10,7 @@ The callers run in a process of their own (``python density_calls.py``, driven b
 density_driver): on a saturated host the client SDK can abort its whole process ("FFI Panic"),
 and that must cost one run, not the benchmark. The protocol is one JSON plan on stdin, then
 ``RELEASE`` or ``ABORT`` on stdin; on stdout ``CALL {json}`` as each call ends its script,
-``FINISHED`` once all have, and ``RESULT {json}`` per call after hanging up.
+``FINISHED`` once all have, ``RESULT {json}`` per call after hanging up, then ``CPU {json}``.
 """
 
 from __future__ import annotations
@@ -188,6 +188,9 @@ async def drive(spec: dict[str, Any]) -> None:
     await asyncio.gather(calls, return_exceptions=True)
     for result in results:
         _emit("RESULT", result.as_dict())
+    # the callers share the host's cores with the worker: say how much they took
+    times = os.times()
+    _emit("CPU", {"seconds": times.user + times.system})
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ class CallDriver:
         self.finished = asyncio.Event()
         self.calls: dict[int, dict[str, Any]] = {}
         self.reported = 0  # RESULT lines: each call after it hung up
+        self.cpu_s: float | None = None  # what the caller process used, user + system
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -49,6 +50,8 @@ class CallDriver:
                 call = json.loads(payload)
                 self.calls[call["index"]] = call
                 self.reported += kind == "RESULT"
+            elif kind == "CPU":
+                self.cpu_s = float(json.loads(payload)["seconds"])
             elif kind == "FINISHED":
                 self.finished.set()
         await proc.wait()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -70,25 +72,40 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join([head, rule, *body, "", *(f"- {note}" for note in notes(rows))])
 
 
+def call_errors(row: Row) -> Counter[str]:
+    """Why calls dropped, with the room, caller and wait that differ per call taken out."""
+    errors: Counter[str] = Counter()
+    for call in row.get("calls") or []:
+        if call.get("error"):
+            text = re.sub(r"density-[0-9a-f]+-\d+", "<room>", call["error"])
+            text = re.sub(r"caller-\d+", "<caller>", text)
+            text = text.split(" within ")[0].split(";")[0].replace("  ", " ")
+            if "heard no speech" in text:  # the same wait serves the greeting and the reply
+                text += " (greeting)" if call.get("greeting_s") is None else " (reply)"
+            errors[text] += 1
+    return errors
+
+
 def notes(rows: list[Row]) -> list[str]:
     """Why a run stopped, why calls dropped, and when the server had no worker to offer."""
     out = []
     for row in rows:
         parts = [row["error"]] if row.get("error") else []
-        parts += [f"{count} x {error}" for error, count in (row.get("errors") or {}).items()]
-        if row.get("worker_declined_dispatch"):
+        parts += [f"{count} x {error}" for error, count in call_errors(row).most_common(4)]
+        if row.get("dispatch_refused"):
             parts.append(
-                f"the worker answered 'unavailable' to {row['worker_declined_dispatch']} "
-                "dispatch(es): its reported load was at livekit's load_threshold"
+                f"the server could not place {row['dispatch_refused']} dispatch(es): "
+                "the worker answered 'unavailable'"
+            )
+        if row.get("log_assignment_timeouts"):
+            parts.append(
+                f"{row['log_assignment_timeouts']} job(s) accepted but never assigned in time "
+                "(AssignmentTimeoutError)"
             )
         if row.get("log_worker_marked_full"):
             parts.append(
                 f"livekit marked the worker full {row['log_worker_marked_full']} time(s) "
                 "(its load reached load_threshold)"
-            )
-        if row.get("server_no_worker_available"):
-            parts.append(
-                f"the server found no worker for {row['server_no_worker_available']} dispatch(es)"
             )
         if parts:
             label = f"{row['implementation']} {row['mode']} N={row['sessions']}"
