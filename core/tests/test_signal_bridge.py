@@ -10,6 +10,7 @@ signals itself.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import signal
 import threading
@@ -50,3 +51,29 @@ async def test_restore_puts_back_the_previous_handlers() -> None:
     assert signal.getsignal(signal.SIGTERM) is not before
     restore()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+_current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("job", default=None)
+
+
+async def test_the_handed_off_work_does_not_run_in_the_interrupted_tasks_context() -> None:
+    # the signal arrives while a job's task runs; what it starts (the drain) is the worker's,
+    # and must not be taken for that job's own task (the job tracker would cancel it)
+    loop = asyncio.get_running_loop()
+    seen: list[str | None] = []
+    restore = bridge_signals(loop, lambda name: seen.append(_current_job.get()))
+
+    async def job() -> None:
+        _current_job.set("AJ_interrupted")
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside this task
+        await asyncio.sleep(0.05)
+
+    try:
+        await loop.create_task(job())
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        restore()
+    assert seen == [None]

@@ -391,7 +391,8 @@ async def test_coroutine_pool_prewarms_once_and_runs_jobs_concurrently(
         r.getMessage() for r in caplog.records if "running after shutdown" in r.getMessage()
     ]
     assert sorted(leftovers) == sorted(
-        f"job {e.job_id} left 1 task(s) running after shutdown (forgotten-{e.job_id}); cancelling "
+        f"job {e.job_id} left 1 task(s) running after shutdown (forgotten-{e.job_id} (sleep)); "
+        "cancelling "
         "them, as its process ending would under process isolation"
         for e in ended
     )

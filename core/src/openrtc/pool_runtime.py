@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,6 +33,17 @@ from openrtc.strategies import (
 )
 
 logger = logging.getLogger("openrtc.pool")
+
+
+def worker_task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """Start a task that belongs to the worker, not to whichever job is running now.
+
+    Callers can run inside a job's context: a session's failure reaches the supervisor from
+    its job, and a signal handler interrupts whatever task the loop was running. A task created
+    there inherits that context, so the job task tracker counts it as the job's own and cancels
+    it when the job ends: the drain would be cancelled by the very job whose end it awaits.
+    """
+    return asyncio.get_running_loop().create_task(coro, name=name, context=contextvars.Context())
 
 
 class ConfigurationError(ValueError):
@@ -242,7 +254,7 @@ class PoolRuntime:
 
     def _drain_soon(self, reason: str) -> None:
         # keep a reference: a task nobody holds can be garbage-collected mid-drain
-        self.supervisor_task = asyncio.get_running_loop().create_task(self.drain(reason))
+        self.supervisor_task = worker_task(self.drain(reason), "openrtc-drain")
 
     def _on_registered(self, worker_id: str, *_: Any) -> None:
         self.worker_id = worker_id
@@ -283,6 +295,6 @@ class PoolRuntime:
 
     def _failure_limit_reached(self, failures: int) -> None:
         # keep a reference: a task nobody holds can be garbage-collected mid-drain
-        self.supervisor_task = asyncio.get_running_loop().create_task(
-            self.drain(f"{failures} consecutive session failures")
+        self.supervisor_task = worker_task(
+            self.drain(f"{failures} consecutive session failures"), "openrtc-drain"
         )

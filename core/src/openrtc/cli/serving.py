@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 from collections.abc import Callable
@@ -33,7 +34,11 @@ def bridge_signals(
     """
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
+        # a fresh context: the handler interrupts whatever task was running, possibly a job's,
+        # and the work it hands off belongs to the worker
+        loop.call_soon_threadsafe(
+            on_signal, signal.Signals(signum).name, context=contextvars.Context()
+        )
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
 
@@ -53,6 +58,8 @@ async def serve_until_signalled(
     devmode: bool,
     join: RoomJoin | None = None,
 ) -> None:
+    from openrtc.pool_runtime import worker_task
+
     loop = asyncio.get_running_loop()
     serving = asyncio.create_task(
         pool.serve(url=url, api_key=api_key, api_secret=api_secret, devmode=devmode, join=join)
@@ -64,7 +71,7 @@ async def serve_until_signalled(
         received.append(name)
         if len(received) == 1:
             logger.info("%s received: draining; send it again to stop now", name)
-            task = loop.create_task(pool.drain(f"{name} received"))
+            task = worker_task(pool.drain(f"{name} received"), "openrtc-drain")
             background.add(task)
             task.add_done_callback(background.discard)
         else:

@@ -13,13 +13,15 @@ import asyncio
 import contextvars
 import logging
 import weakref
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Iterable
 from typing import Any
 
 from livekit.agents.job import JobContext, _JobContextVar
-from livekit.agents.utils import aio
 
 logger = logging.getLogger("openrtc.livekit_adapter")
+
+# how long cancelled leftovers get to finish before the job ends without them
+LEFTOVER_CANCEL_TIMEOUT_S = 5.0
 
 _TaskFactory = Any  # asyncio's own stub types the factory loosely; keep the same shape
 
@@ -82,7 +84,28 @@ class JobTaskTracker:
             "process ending would under process isolation",
             job_id,
             len(leftovers),
-            ", ".join(sorted(t.get_name() for t in leftovers)),
+            describe(leftovers),
             extra={"job_id": job_id},
         )
-        await aio.cancel_and_wait(*leftovers)
+        for task in leftovers:
+            task.cancel()
+        # bounded: a task that swallows its cancellation must not keep the job (and so a
+        # draining worker) alive forever; a job process would have been killed instead
+        _, stuck = await asyncio.wait(leftovers, timeout=LEFTOVER_CANCEL_TIMEOUT_S)
+        if stuck:
+            logger.error(
+                "job %s: %d task(s) still running %.0f s after being cancelled (%s); "
+                "the job ends without them",
+                job_id,
+                len(stuck),
+                LEFTOVER_CANCEL_TIMEOUT_S,
+                describe(stuck),
+                extra={"job_id": job_id},
+            )
+
+
+def describe(tasks: Iterable[asyncio.Task[Any]]) -> str:
+    """Task names with the coroutine each runs, e.g. ``Task-12 (SessionHost._read_loop)``."""
+    return ", ".join(
+        sorted(f"{t.get_name()} ({getattr(t.get_coro(), '__qualname__', '?')})" for t in tasks)
+    )

@@ -99,7 +99,12 @@ class WorkerProcess:
 
     async def wait(self, timeout_s: float = 90.0) -> int:
         assert self.proc is not None, "start() the worker first"
-        code = await asyncio.wait_for(self.proc.wait(), timeout_s)
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout_s)
+        except TimeoutError:
+            raise AssertionError(
+                f"worker still running after {timeout_s:.0f}s; its log ends:\n{self.tail()}"
+            ) from None
         if self._reader is not None:
             await self._reader
         return code
