@@ -23,8 +23,22 @@ LoadWav = Callable[[Path], rtc.AudioFrame]
 @pytest.fixture(scope="module")
 def offline_stt() -> OfflineSTT:
     engine = OfflineSTT()
-    engine.prewarm()
+    engine.load()
     return engine
+
+
+async def test_prewarm_returns_at_once_and_the_first_decode_waits_for_the_model(
+    speech_wav: Callable[[str], Path], load_wav: LoadWav
+) -> None:
+    """livekit calls prewarm() on the event loop as a session starts: the model loads in a
+    thread, and a decode that arrives meanwhile waits for it instead of failing."""
+    engine = OfflineSTT()
+    engine.prewarm()
+    assert engine._decoder is None  # still loading: prewarm did not wait for it
+    event = await engine.recognize(load_wav(speech_wav(OPENING_HOURS)))
+    assert "hours" in event.alternatives[0].text.split()
+    engine.prewarm()  # loaded: nothing more to start
+    assert engine._loader is not None and not engine._loader.is_alive()
 
 
 def test_bundled_model_lives_inside_the_pocketsphinx_wheel() -> None:
