@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from livekit import rtc
-from openrtc_providers_offline._audio import parse_wav_header, resample
+from openrtc_providers_offline._audio import parse_wav_header
+from openrtc_providers_offline._resample import resample
 
 SpeechWav = Callable[[str], Path]
 

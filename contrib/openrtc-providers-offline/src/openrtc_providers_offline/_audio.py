@@ -1,4 +1,4 @@
-"""PCM plumbing shared by the STT and TTS: downmixing, resampling and WAV header parsing."""
+"""PCM plumbing shared by the STT and TTS: downmixing and WAV header parsing."""
 
 from __future__ import annotations
 
@@ -25,44 +25,6 @@ def to_mono_int16(buffer: AudioBuffer) -> tuple[Int16Array, int]:
         interleaved = samples.reshape(-1, merged.num_channels).astype(np.int32)
         samples = interleaved.mean(axis=1).astype(np.int16)
     return samples, merged.sample_rate
-
-
-class StreamResampler:
-    """Mono int16 resampler that can be fed piecewise; a pass-through when rates match.
-
-    livekit's sox-backed resampler is used because plain interpolation aliases badly when
-    going down to 16 kHz, which measurably hurts pocketsphinx.
-    """
-
-    def __init__(self, from_rate: int, to_rate: int) -> None:
-        self._from_rate = from_rate
-        self._resampler: rtc.AudioResampler | None = None
-        if from_rate != to_rate:
-            self._resampler = rtc.AudioResampler(
-                from_rate, to_rate, num_channels=1, quality=rtc.AudioResamplerQuality.HIGH
-            )
-
-    def push(self, samples: Int16Array) -> Int16Array:
-        if self._resampler is None or samples.size == 0:
-            return samples
-        frame = rtc.AudioFrame(samples.tobytes(), self._from_rate, 1, samples.size)
-        return _concat(self._resampler.push(frame))
-
-    def flush(self) -> Int16Array:
-        if self._resampler is None:
-            return np.zeros(0, dtype=np.int16)
-        return _concat(self._resampler.flush())
-
-
-def resample(samples: Int16Array, from_rate: int, to_rate: int) -> Int16Array:
-    resampler = StreamResampler(from_rate, to_rate)
-    return np.concatenate([resampler.push(samples), resampler.flush()])
-
-
-def _concat(frames: list[rtc.AudioFrame]) -> Int16Array:
-    if not frames:
-        return np.zeros(0, dtype=np.int16)
-    return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Never
 from livekit.agents import tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
-from ._audio import StreamResampler
 from ._espeak import stream_espeak
 from ._fallback_voice import synthesize_placeholder_voice
+from ._resample import StreamResampler
 
 logger = logging.getLogger("openrtc_providers_offline")
 
