@@ -169,7 +169,7 @@ class JobHandlers:
                 identity=f"agent-{decision.agent}-{job.id}",
                 attributes=decision_attributes(decision),
             )
-        except Exception:
+        except Exception:  # not swallowed: counted as not launched, then re-raised
             # accept() returns once the job launched: the server never assigned it, or no
             # job process could start (process isolation). Without this it would stay active.
             if self.on_not_launched is not None:

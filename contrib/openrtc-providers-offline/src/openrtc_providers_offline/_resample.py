@@ -17,7 +17,8 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-Int16Array = npt.NDArray[np.int16]
+from ._audio import Int16Array
+
 FloatArray = npt.NDArray[np.float64]
 
 _ZERO_CROSSINGS = 16  # sinc lobes kept on each side of the centre tap
