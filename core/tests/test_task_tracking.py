@@ -32,6 +32,7 @@ async def test_leftover_tasks_are_cancelled_and_a_stubborn_one_does_not_block(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(task_tracking, "LEFTOVER_CANCEL_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(task_tracking, "LEFTOVER_GRACE_S", 0.05)
     loop = asyncio.get_running_loop()
     tracker = JobTaskTracker(loop)
     tracker.install()
@@ -66,6 +67,32 @@ async def test_leftover_tasks_are_cancelled_and_a_stubborn_one_does_not_block(
             if task.get_name() in {"stubborn", "outside"}:
                 task.cancel()
         await asyncio.sleep(0)
+
+
+async def test_a_task_that_ends_on_its_own_within_the_grace_is_neither_cancelled_nor_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Like livekit's Room._listen_task after the server closed the room: it ends once the
+    end-of-stream event arrives, a moment after the job's shutdown returned."""
+    loop = asyncio.get_running_loop()
+    tracker = JobTaskTracker(loop)
+    tracker.install()
+    job: Any = _Job()
+    try:
+        tracker.begin(job)
+        context = contextvars.copy_context()
+        context.run(_JobContextVar.set, job)
+        closing = loop.create_task(asyncio.sleep(0.1), name="closing", context=context)
+        await asyncio.sleep(0)
+        assert tracker.pending(job) == [closing]
+
+        with caplog.at_level(logging.WARNING, logger="openrtc.livekit_adapter"):
+            await tracker.end(job, "AJ_test")
+
+        assert closing.done() and not closing.cancelled()
+        assert not [r for r in caplog.records if "running after shutdown" in r.getMessage()]
+    finally:
+        tracker.uninstall()
 
 
 async def test_a_worker_task_started_from_a_job_is_not_the_jobs() -> None:

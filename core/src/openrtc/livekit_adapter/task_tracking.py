@@ -20,6 +20,8 @@ from livekit.agents.job import JobContext, _JobContextVar
 
 logger = logging.getLogger("openrtc.livekit_adapter")
 
+# how long a job's leftover tasks get to end on their own before they are cancelled
+LEFTOVER_GRACE_S = 1.0
 # how long cancelled leftovers get to finish before the job ends without them
 LEFTOVER_CANCEL_TIMEOUT_S = 5.0
 
@@ -77,6 +79,12 @@ class JobTaskTracker:
     async def end(self, ctx: JobContext, job_id: str) -> None:
         leftovers = self.pending(ctx)
         self._tasks.pop(ctx, None)
+        if leftovers:
+            # livekit's own teardown can still be finishing: when the server closed the room,
+            # ``Room.disconnect()`` returns at once and the room's listen task ends only when
+            # its end-of-stream event arrives, a moment later
+            _, still = await asyncio.wait(leftovers, timeout=LEFTOVER_GRACE_S)
+            leftovers = [t for t in leftovers if t in still]
         if not leftovers:
             return
         logger.warning(
