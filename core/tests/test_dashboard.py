@@ -11,7 +11,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from openrtc.cli.dashboard import Dashboard, DashboardPlugin, event_line, render_dashboard
+from openrtc.cli.dashboard import (
+    REDRAW_THREAD_NAME,
+    Dashboard,
+    DashboardPlugin,
+    event_line,
+    render_dashboard,
+)
 from openrtc.events import (
     AdmissionRejected,
     AgentStats,
@@ -96,7 +102,7 @@ def test_event_lines_cover_what_an_operator_watches() -> None:
 
 
 def refresh_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread"]
+    return [t for t in threading.enumerate() if t.name == REDRAW_THREAD_NAME]
 
 
 def test_dashboard_exporter_draws_live_and_stops_its_thread_on_close() -> None:

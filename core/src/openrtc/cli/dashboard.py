@@ -1,7 +1,9 @@
 """``--dashboard``: a live terminal view of the worker, fed as a metrics exporter.
 
-The exporter calls only store the latest snapshot and a line per notable event; rich's refresh
-thread builds and draws the view, so the worker's event loop never waits on the terminal.
+The exporter calls only store the latest snapshot and a line per notable event; a redraw thread
+of the dashboard's own builds and draws the view, so the worker's event loop never waits on the
+terminal. rich's auto-refresh thread is not used: ``Live.stop`` only signals it and returns, so
+it could still be drawing after ``close()``; ours is joined.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from openrtc.settings import Settings
 from openrtc.strategies import MetricsExporter
 
 RECENT_EVENTS = 8
+REDRAW_THREAD_NAME = "openrtc-dashboard-redraw"
 
 
 def _duration(seconds: float) -> str:
@@ -119,6 +122,8 @@ class Dashboard:
         self._live: Live | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._stop = threading.Event()
+        self._redraw: threading.Thread | None = None
 
     def renderable(self) -> RenderableType:
         """Called from rich's refresh thread: reads only what the exporter calls replace."""
@@ -141,16 +146,31 @@ class Dashboard:
                 # started on the first snapshot: registration hooks must stay side-effect free
                 self._live = Live(
                     console=self.console,
-                    refresh_per_second=self._refresh_per_second,
+                    auto_refresh=False,
                     get_renderable=self.renderable,
                 )
                 self._live.start()
+                self._redraw = threading.Thread(
+                    target=self._redraw_until_closed,
+                    args=(self._live,),
+                    name=REDRAW_THREAD_NAME,
+                    daemon=True,
+                )
+                self._redraw.start()
+
+    def _redraw_until_closed(self, live: Live) -> None:
+        while not self._stop.wait(1 / self._refresh_per_second):
+            live.refresh()
 
     def close(self) -> None:
         """Stop the refresh thread; the final snapshot stays on screen."""
         with self._lock:
             self._closed = True
             live, self._live = self._live, None
+            redraw, self._redraw = self._redraw, None
+        self._stop.set()
+        if redraw is not None:
+            redraw.join()
         if live is not None:
             live.stop()
 
