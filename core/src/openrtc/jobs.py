@@ -22,10 +22,12 @@ from openrtc.strategies import (
     AdmissionRequest,
     AdmissionRule,
     JobEnded,
+    JobVerdict,
     RouteDecision,
     RouteRequest,
     RoutingError,
     SessionSpec,
+    WorkerState,
 )
 
 if TYPE_CHECKING:
@@ -123,35 +125,55 @@ class JobHandlers:
         )
         return self.chain.decide(request)
 
-    def admission_reason(self, job_id: str, room: str, agent: str) -> tuple[str, str] | None:
-        """The first rule that rejects the job, with its reason; draining always rejects."""
-        if self.state.draining:
+    def admission_reason(
+        self, job_id: str, room: str, agent: str, *, state: WorkerState | None = None
+    ) -> tuple[str, str] | None:
+        """The first rule that rejects the job, with its reason; draining always rejects.
+
+        ``state`` replaces the worker's live counters (a what-if from ``check_job``)."""
+        state = state or self.state.worker_state()
+        if state.draining:
             return "draining", "worker is draining and accepts no new sessions"
-        request = AdmissionRequest(
-            job_id=job_id, room_name=room, agent=agent, state=self.state.worker_state()
-        )
+        request = AdmissionRequest(job_id=job_id, room_name=room, agent=agent, state=state)
         for name, rule in self.admission_rules.items():
             reason = rule.check(request)
             if reason:
                 return name, reason
         return None
 
+    def verdict(
+        self,
+        job_id: str,
+        room: str,
+        job_md: str,
+        room_md: str,
+        *,
+        state: WorkerState | None = None,
+    ) -> JobVerdict:
+        """Route, then admit: what the worker does with this request. Changes nothing, so
+        ``AgentPool.check_job`` can ask the same question the request handler asks."""
+        try:
+            decision = self.route_request(job_id, room, job_md, room_md)
+        except (RoutingError, UnknownAgentError) as exc:
+            return JobVerdict(decision=None, rejected_by="routing", reason=str(exc))
+        rejection = self.admission_reason(job_id, room, decision.agent, state=state)
+        if rejection is not None:
+            rule, reason = rejection
+            return JobVerdict(decision=decision, rejected_by=rule, reason=reason)
+        return JobVerdict(decision=decision)
+
     async def handle_request(self, request: Any) -> None:
         """livekit ``JobRequest`` handler: decide, then accept or hand the job back."""
         job = request.job
         room = job.room.name
-        try:
-            decision = self.route_request(job.id, room, job.metadata, job.room.metadata)
-        except (RoutingError, UnknownAgentError) as exc:
-            logger.warning("declining job %s for room '%s': %s", job.id, room, exc)
-            self._rejected(job.id, room, None, "routing", str(exc))
-            await request.reject(terminate=False)
-            return
-        rejection = self.admission_reason(job.id, room, decision.agent)
-        if rejection is not None:
-            rule, reason = rejection
-            logger.info("declining job %s for agent '%s': %s", job.id, decision.agent, reason)
-            self._rejected(job.id, room, decision.agent, rule, reason)
+        verdict = self.verdict(job.id, room, job.metadata, job.room.metadata)
+        decision = verdict.decision
+        if not verdict.admitted or decision is None:
+            agent = decision.agent if decision else None
+            # a routing failure is the dispatcher's mistake; a full worker is routine
+            level = logging.WARNING if decision is None else logging.INFO
+            logger.log(level, "declining job %s (room '%s'): %s", job.id, room, verdict.reason)
+            self._rejected(job.id, room, agent, verdict.rejected_by or "", verdict.reason or "")
             await request.reject(terminate=False)
             return
         logger.info(

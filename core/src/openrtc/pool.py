@@ -14,6 +14,7 @@ from openrtc.events import RuntimeSnapshot
 from openrtc.plugins import PluginCandidate, PluginRecord, check_blocked_names, find_candidates
 from openrtc.pool_runtime import PoolRuntime
 from openrtc.session import PoolDefaults
+from openrtc.strategies import JobVerdict, WorkerState
 
 if TYPE_CHECKING:
     from openrtc.jobs import SessionPlan
@@ -274,6 +275,24 @@ class AgentPool:
     def runtime_snapshot(self) -> RuntimeSnapshot:
         """Counters of this pool's worker: active, started, succeeded, failed, per agent."""
         return self._runtime.state.snapshot()
+
+    def check_job(
+        self,
+        room: str,
+        *,
+        job_metadata: str = "",
+        room_metadata: str = "",
+        state: WorkerState | None = None,
+    ) -> JobVerdict:
+        """What this pool's worker would do with a job for ``room``, without running it.
+
+        The request handler's own routing chain and admission rules answer; nothing is counted
+        or emitted. ``state`` replaces the live counters the rules read, to ask "and with two
+        dental calls live?"; by default the pool's current counters are used.
+        """
+        return self._runtime.handlers.verdict(
+            "check", room, job_metadata, room_metadata, state=state
+        )
 
     async def serve(
         self,

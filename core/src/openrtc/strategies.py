@@ -44,6 +44,24 @@ class RouteDecision:
 
 
 @attrs.frozen
+class JobVerdict:
+    """What a worker does with one job request: run it on ``decision`` or decline it.
+
+    ``rejected_by`` is ``"routing"`` when no registered agent could be chosen (``decision`` is
+    then ``None``), ``"draining"``, or the name of the admission rule that refused; ``reason``
+    is that rule's one-line reason.
+    """
+
+    decision: RouteDecision | None
+    rejected_by: str | None = None
+    reason: str | None = None
+
+    @property
+    def admitted(self) -> bool:
+        return self.rejected_by is None
+
+
+@attrs.frozen
 class Router:
     """Maps a job to an agent name, or ``None`` to let the next router in the chain try.
 

@@ -51,7 +51,9 @@ def pool_with_agents(**kwargs: object) -> AgentPool:
 
 
 def decide(pool: AgentPool, room: str, job_md: str = "") -> str:
-    return pool._runtime.handlers.route_request("J", room, job_md, "").agent
+    decision = pool.check_job(room, job_metadata=job_md).decision
+    assert decision is not None
+    return decision.agent
 
 
 def test_in_the_default_chain_after_metadata() -> None:
