@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from openrtc.testing.fakedist import FakeInstaller, write_plugin_distribution
+from openrtc_testing.fakedist import FakeInstaller, write_plugin_distribution
 
 _counter = itertools.count()
 

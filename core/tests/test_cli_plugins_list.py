@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from kernel_plugin_sources import BROKEN_IMPORT, GOOD_ROUTER
-
-from openrtc.testing.fakedist import write_plugin_distribution
+from openrtc_testing.fakedist import write_plugin_distribution
 
 
 def run_cli(

@@ -12,10 +12,10 @@ from kernel_plugin_sources import (
     MISSPELLED_HOOK,
     duplicate_router,
 )
+from openrtc_testing.fakedist import FakeInstaller
 
 from openrtc import AgentPool
 from openrtc.plugins import PluginError, find_candidates, load_plugins
-from openrtc.testing.fakedist import FakeInstaller
 
 
 def records_by_name(pool: AgentPool) -> dict[str, object]:

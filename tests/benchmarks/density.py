@@ -117,16 +117,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def enter_private_network(host_network: bool) -> str:
-    from openrtc.testing.netns import NamespaceUnavailable, isolate_network
+    from openrtc_testing.testbed import prepare_test_bed
 
-    if host_network:
-        return "host (--host-network)"
-    try:
-        isolate_network()
-    except NamespaceUnavailable as exc:
-        print(f"warning: staying in the host network, media may not flow: {exc}", file=sys.stderr)
-        return f"host ({exc})"
-    return "private network namespace (loopback + 198.51.100.1)"
+    def announce(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    # the server is obtained (built on a first run) before the network is isolated
+    bed = prepare_test_bed(isolate=not host_network, announce=announce)
+    if bed.server_binary is None:
+        sys.exit(f"error: {bed.server_error}")
+    if not bed.isolated and not host_network:
+        print(f"warning: media may not flow in the {bed.network}", file=sys.stderr)
+    return bed.network
 
 
 def launch_for(
@@ -192,7 +194,7 @@ async def sweep(
     workdir: Path,
     on_row: Callable[[dict[str, Any]], None],
 ) -> None:
-    from openrtc.localserver import LocalLiveKitServer
+    from openrtc_testing.localserver import LocalLiveKitServer
 
     cap = 2 * max(args.sessions)
     last: dict[tuple[str, str], dict[str, Any]] = {}

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from density_agents import AGENTS, DISPATCH_NAME
-
-from openrtc.testing.caller import Caller, read_wav
-from openrtc.testing.dispatch import ServerAdmin
+from openrtc_testing.caller import Caller, read_wav
+from openrtc_testing.dispatch import ServerAdmin
 
 # the caller speaks once the agent has been quiet this long: a greeting that arrives late, or
 # in bursts from a stalled worker, must not be taken for the reply to what the caller says

@@ -22,8 +22,7 @@ import psutil
 from density_driver import CallDriver
 from density_sampler import Sample, TreeSampler, breakdown
 from density_worker_process import WorkerLaunch, WorkerProcess, WorkerStartFailed
-
-from openrtc.testing.dispatch import ServerAddress
+from openrtc_testing.dispatch import ServerAddress
 
 MiB = 2**20
 SETTLE_WINDOW_S = 3.0

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from openrtc.localserver import LocalLiveKitServer
+from openrtc_testing.localserver import LocalLiveKitServer
 
 pytestmark = pytest.mark.e2e
 

@@ -15,11 +15,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.caller import Caller
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import new_room_name
+from openrtc_testing.caller import Caller
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
 
 pytestmark = pytest.mark.e2e
 

@@ -24,6 +24,9 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest, get_job_context
+from openrtc_testing.dispatch import ServerAdmin, make_token
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
 
 from openrtc.livekit_adapter import (
     Isolation,
@@ -32,9 +35,6 @@ from openrtc.livekit_adapter import (
     accept_attributes,
     build_server,
 )
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.dispatch import ServerAdmin, make_token
-from openrtc.testing.fixtures import new_room_name
 
 pytestmark = pytest.mark.e2e
 

@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 from livekit.agents import Agent
 from openrtc_demo import AGENTS_DIR
-from openrtc_providers_offline import Rule, offline_providers
+from openrtc_providers_offline import Rule
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.plugin import CallerFactory
+from openrtc_testing.pools import offline_pool
+from openrtc_testing.worker import running_worker
 
 from openrtc import AgentPool
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import CallerFactory, new_room_name
-from openrtc.testing.worker import running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -42,13 +44,8 @@ def isolation(request: pytest.FixtureRequest) -> str:
 
 
 def make_pool(isolation: str, **settings: object) -> AgentPool:
-    stt, llm, tts = offline_providers(
-        rules=[Rule(pattern=r"appointment|book", reply="Your appointment is booked for Monday.")]
-    )
-    pool = AgentPool(
-        default_stt=stt,
-        default_llm=llm,
-        default_tts=tts,
+    pool = offline_pool(
+        rules=[Rule(pattern=r"appointment|book", reply="Your appointment is booked for Monday.")],
         dispatch_name=DISPATCH_NAME,
         isolation=isolation,
         **settings,  # type: ignore[arg-type]
@@ -213,7 +210,7 @@ def job_processes() -> set[int]:
 async def test_clean_shutdown_leaves_no_tasks_processes_or_agents(
     livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, isolation: str
 ) -> None:
-    from openrtc.testing.caller import Caller
+    from openrtc_testing.caller import Caller
 
     tasks_before = asyncio.all_tasks()
     children_before = job_processes()

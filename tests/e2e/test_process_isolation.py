@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 from livekit.agents import Agent, get_job_context
-from openrtc_providers_offline import offline_providers
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.plugin import CallerFactory
+from openrtc_testing.pools import offline_pool
+from openrtc_testing.worker import running_worker
 
 from openrtc import AgentPool
 from openrtc.hookspecs import hookimpl
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import CallerFactory, new_room_name
-from openrtc.testing.worker import running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -72,11 +73,7 @@ class StartFailsAgent(Agent):
 
 
 def make_pool(**settings: object) -> AgentPool:
-    stt, llm, tts = offline_providers()
-    pool = AgentPool(
-        default_stt=stt,
-        default_llm=llm,
-        default_tts=tts,
+    pool = offline_pool(
         dispatch_name=DISPATCH_NAME,
         isolation="process",
         **settings,  # type: ignore[arg-type]

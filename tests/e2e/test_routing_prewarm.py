@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 from openrtc_demo import AGENTS_DIR
-from openrtc_providers_offline import offline_providers
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.plugin import CallerFactory
+from openrtc_testing.pools import offline_pool
+from openrtc_testing.worker import running_worker
 
 from openrtc import AgentPool
 from openrtc.hookspecs import hookimpl
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import CallerFactory, new_room_name
-from openrtc.testing.worker import running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -44,11 +45,7 @@ class PrewarmCounter:
 
 
 def make_pool(counter: PrewarmCounter, **settings: Any) -> AgentPool:
-    stt, llm, tts = offline_providers()
-    pool = AgentPool(
-        default_stt=stt,
-        default_llm=llm,
-        default_tts=tts,
+    pool = offline_pool(
         dispatch_name=DISPATCH_NAME,
         plugins={"counter": counter},
         **settings,

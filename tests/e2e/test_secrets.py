@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,12 +17,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.caller import Caller
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import new_room_name
-from openrtc.testing.process import WorkerProcess
+from openrtc_testing.caller import Caller
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import free_tcp_port, new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.process import WorkerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -61,13 +59,6 @@ if __name__ == "__main__":
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
         text: str = reply.read().decode()
@@ -94,7 +85,7 @@ async def test_no_output_contains_a_configured_secret(
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(APP), encoding="utf-8")
     snapshot, events = tmp_path / "snapshot.json", tmp_path / "events.jsonl"
-    port = free_port()
+    port = free_tcp_port()
     worker = WorkerProcess(
         app,
         livekit_server,

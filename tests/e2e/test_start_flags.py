@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,18 +20,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from openrtc_demo import AGENTS_DIR
+from openrtc_testing.env import free_tcp_port
+from openrtc_testing.localserver import LocalLiveKitServer
 
 from openrtc.cli.main import installed_plugins
-from openrtc.localserver import LocalLiveKitServer
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def table(tmp: Path) -> dict[str, tuple[str, str]]:
@@ -56,7 +49,7 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "process.job_memory_limit_mb": ("512", "512.0"),
         "process.num_idle_processes": ("0", "0"),
         "process.initialize_timeout": ("30", "30.0"),
-        "prometheus_port": (str(free_port()), "<port>"),
+        "prometheus_port": (str(free_tcp_port()), "<port>"),
         "prometheus_host": ("127.0.0.1", "127.0.0.1"),
         "metrics_jsonl": (str(tmp / "events.jsonl"), str(tmp / "events.jsonl")),
     }

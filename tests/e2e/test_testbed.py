@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from livekit import api
-
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import CallerFactory, new_room_name
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.plugin import CallerFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from livekit.agents import Agent
 from openrtc_plugin_template import parse_caps
+from openrtc_testing import worker_state
 
 from openrtc import AgentPool
 from openrtc.settings import SettingError
@@ -20,26 +22,43 @@ def test_parse_caps() -> None:
         parse_caps(["dental"])
 
 
-def admit(pool: AgentPool, agent: str) -> tuple[str, str] | None:
-    return pool._runtime.handlers.admission_reason("J", "room", agent)
+class DentalAgent(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="Book dental appointments.")
+
+
+class RestaurantAgent(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="Take table reservations.")
+
+
+def pool_with_agents() -> AgentPool:
+    pool = AgentPool()
+    pool.add("dental", DentalAgent)
+    pool.add("restaurant", RestaurantAgent)
+    return pool
+
+
+def dispatch_for(agent: str) -> str:
+    return json.dumps({"agent": agent})
 
 
 def test_rule_rejects_an_agent_at_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENRTC_AGENT_CAPS_LIMITS", "dental=1")
-    pool = AgentPool()
-    state = pool._runtime.state
-    assert admit(pool, "dental") is None
-    state.session_started("J1", "dental", "room-1")
-    assert admit(pool, "dental") == (
-        "agent-caps",
-        "agent 'dental' is at its cap of 1 live sessions",
-    )
-    assert admit(pool, "restaurant") is None
+    pool = pool_with_agents()
+    assert pool.check_job("room-1", job_metadata=dispatch_for("dental")).admitted
+    one_dental_call = worker_state({"dental": 1})
+    verdict = pool.check_job("room-2", job_metadata=dispatch_for("dental"), state=one_dental_call)
+    assert verdict.rejected_by == "agent-caps"
+    assert verdict.reason == "agent 'dental' is at its cap of 1 live sessions"
+    other = pool.check_job("room-3", job_metadata=dispatch_for("restaurant"), state=one_dental_call)
+    assert other.admitted
 
 
 def test_no_caps_no_rule() -> None:
-    pool = AgentPool()
-    assert "agent-caps" not in pool._runtime.admission_rules
+    pool = pool_with_agents()
+    busy = worker_state({"dental": 40, "restaurant": 9})
+    assert pool.check_job("room", job_metadata=dispatch_for("dental"), state=busy).admitted
 
 
 def test_bad_caps_value_is_a_clear_error() -> None:

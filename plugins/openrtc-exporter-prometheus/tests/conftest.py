@@ -1,33 +1,13 @@
-"""Run alone (``pytest plugins/openrtc-exporter-prometheus``), the e2e test still needs the
-private test network that tests/conftest.py sets up for whole-repository runs; whichever
-conftest loads first isolates the run and the other sees ``_OPENRTC_NETNS`` and does nothing."""
+"""Fixtures for the Prometheus exporter's tests: scrape /metrics over real HTTP."""
 
 from __future__ import annotations
 
-import os
-import socket
 import urllib.request
 from collections.abc import Callable
 
 import pytest
+from openrtc_testing import free_tcp_port
 from prometheus_client.parser import text_string_to_metric_families
-
-from openrtc.testing.netns import NamespaceUnavailable, isolate_network
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get("OPENRTC_TEST_NETNS", "1") == "0" or os.environ.get("_OPENRTC_NETNS"):
-        return
-    try:
-        isolate_network()
-    except NamespaceUnavailable as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            raise pytest.UsageError(f"CI needs an isolated test network: {exc}") from exc
-        config.issue_config_time_warning(
-            pytest.PytestConfigWarning(f"tests run in the host network: {exc}"), stacklevel=2
-        )
-        return
-    os.environ["_OPENRTC_NETNS"] = "1"
 
 
 class Scrape:
@@ -63,7 +43,4 @@ def scrape() -> Callable[[int], Scrape]:
 
 @pytest.fixture
 def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_tcp_port()

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 from openrtc_demo import AGENTS_DIR
-from openrtc_providers_offline import offline_providers
-
-from openrtc import AgentPool
-from openrtc.localserver import LocalLiveKitServer
-from openrtc.testing.dispatch import ServerAdmin
-from openrtc.testing.fixtures import CallerFactory, new_room_name
-from openrtc.testing.worker import running_worker
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.plugin import CallerFactory
+from openrtc_testing.pools import offline_pool
+from openrtc_testing.worker import running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -51,11 +50,7 @@ async def test_metrics_endpoint_during_and_after_a_real_session(
     free_port: int,
     scrape: Callable[[int], Any],
 ) -> None:
-    stt, llm, tts = offline_providers()
-    pool = AgentPool(
-        default_stt=stt,
-        default_llm=llm,
-        default_tts=tts,
+    pool = offline_pool(
         dispatch_name=DISPATCH_NAME,
         metrics_interval=0.2,
         plugin_settings={"prometheus_port": free_port},

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import shutil
 import time
 from typing import Any
 
@@ -36,27 +34,20 @@ class CallResult:
 
 
 def run_demo(*, callers: int, isolation: str, host_network: bool) -> int:
-    from openrtc.localserver import ServerUnavailable, cached_binary_path, find_server_binary
-    from openrtc.testing.netns import NamespaceUnavailable, isolate_network
+    from openrtc_testing.netns import NamespaceUnavailable
+    from openrtc_testing.testbed import prepare_test_bed
 
-    if not host_network:
-        try:
-            isolate_network()
-            console.print("[dim]network: private namespace (loopback + 198.51.100.1)[/]")
-        except NamespaceUnavailable as exc:
-            console.print(f"[dim]network: host ({exc})[/]")
-    if not cached_binary_path().exists() and not os.environ.get("LIVEKIT_SERVER_BIN"):
-        console.print("building livekit-server v1.13.5 with Go (first run only, a few minutes)...")
     try:
-        binary = find_server_binary()
-    except ServerUnavailable as exc:
-        console.print(f"[red]error:[/] {exc}")
+        # the server is obtained (built on a first run) before the network is isolated
+        bed = prepare_test_bed(isolate=not host_network, announce=console.print)
+    except NamespaceUnavailable as exc:
+        console.print(f"[red]error:[/] cannot isolate the demo's network: {exc}")
         return 1
-    if shutil.which("espeak-ng") is None:
-        console.print(
-            "[yellow]espeak-ng is not installed: the agents use a synthetic voice "
-            "(apt-get install espeak-ng for real speech)[/]"
-        )
+    console.print(f"[dim]network: {bed.network}[/]")
+    if bed.server_binary is None:
+        console.print(f"[red]error:[/] {bed.server_error}")
+        return 1
+    binary = bed.server_binary
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # the WebRTC SDK reports callers hanging up as errors; the summary says what went wrong
     logging.getLogger("livekit").setLevel(logging.CRITICAL)
@@ -77,7 +68,7 @@ async def _caller_speech() -> bytes:
 
 
 async def _call(server: Any, admin: Any, result: CallResult, speech: bytes) -> None:
-    from openrtc.testing.caller import Caller
+    from openrtc_testing.caller import Caller
 
     started = time.monotonic()
     caller = Caller(server, result.room, result.caller)
@@ -112,11 +103,11 @@ async def _call(server: Any, admin: Any, result: CallResult, speech: bytes) -> N
 
 async def _demo(binary: Any, callers: int, isolation: str) -> int:
     from openrtc_providers_offline import Rule, offline_providers
+    from openrtc_testing.dispatch import ServerAdmin
+    from openrtc_testing.localserver import LocalLiveKitServer
+    from openrtc_testing.worker import running_worker
 
     from openrtc import AgentPool
-    from openrtc.localserver import LocalLiveKitServer
-    from openrtc.testing.dispatch import ServerAdmin
-    from openrtc.testing.worker import running_worker
 
     server = LocalLiveKitServer(binary)
     server.start()

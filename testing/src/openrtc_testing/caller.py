@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 from livekit import rtc
 
-from openrtc.testing.dispatch import ServerAddress, make_token
+from openrtc_testing.dispatch import ServerAddress, make_token
 
 T = TypeVar("T")
 

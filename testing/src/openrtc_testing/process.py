@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from openrtc.testing.dispatch import ServerAddress
+from openrtc_testing.dispatch import ServerAddress
 
 
 class WorkerProcess:

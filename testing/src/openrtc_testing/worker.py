@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from openrtc.pool import AgentPool
-    from openrtc.testing.dispatch import ServerAddress
+    from openrtc_testing.dispatch import ServerAddress
 
 
 @contextlib.asynccontextmanager
