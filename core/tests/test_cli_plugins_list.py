@@ -53,7 +53,7 @@ def test_json_lists_good_broken_and_default_plugins(site: Path) -> None:
     assert plugins["acme-broken"]["status"] == "error"
     assert "this_module_does_not_exist" in plugins["acme-broken"]["error"]
     assert plugins["openrtc-router-metadata"]["distribution"] == "openrtc-router-metadata"
-    assert plugins["openrtc-router-metadata"]["version"] == "0.1.0"
+    assert plugins["openrtc-router-metadata"]["version"] == "0.21.0"
     assert "isolation mode:coroutine" in plugins["openrtc-isolation-coroutine"]["strategies"]
     assert set(plugins["acme-router"]) == {
         "name",

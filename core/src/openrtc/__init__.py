@@ -4,6 +4,7 @@ The public API is what this module exports; plugin authors also use ``openrtc.ho
 ``openrtc.strategies``, ``openrtc.settings`` and ``openrtc.events``.
 """
 
+import openrtc._earlier_openrtc  # noqa: F401  (refuses to run beside the earlier OpenRTC)
 from openrtc.config import AgentConfig, AgentDiscoveryConfig, ProviderValue, agent_config
 from openrtc.hookspecs import hookimpl
 from openrtc.pool import AgentPool
@@ -17,4 +18,4 @@ __all__ = [
     "hookimpl",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.21.0"
