@@ -381,7 +381,11 @@ class Caller:
         self._spawn(self._read_transcription(reader, identity))
 
     async def _read_transcription(self, reader: rtc.TextStreamReader, identity: str) -> None:
-        text = await reader.read_all()
+        try:
+            text = await reader.read_all()
+        except rtc.StreamError:
+            # the room went away mid-stream (a hang-up): a half transcript says nothing
+            return
         # Attributes are complete only after the stream ends: the final flag comes with it.
         attributes = reader.info.attributes or {}
         self.transcripts.append(
