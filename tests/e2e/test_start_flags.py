@@ -32,6 +32,11 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
     """setting -> (value given on the command line / in the environment, value expected in
     force). The values differ from the defaults wherever a different value is cheap to run."""
     return {
+        # provider strings are only resolved when a session starts, and none does here
+        "default_stt": ("deepgram/nova-3", "deepgram/nova-3"),
+        "default_llm": ("openai/gpt-4.1-mini", "openai/gpt-4.1-mini"),
+        "default_tts": ("cartesia/sonic-3", "cartesia/sonic-3"),
+        "default_greeting": ("Greet the caller.", "Greet the caller."),
         "isolation": ("coroutine", "coroutine"),
         "max_concurrent_sessions": ("7", "7"),
         "consecutive_failure_limit": ("2", "2"),

@@ -4,7 +4,8 @@ livekit's process pool pickles the entrypoint and the prewarm function into ever
 The kernel's ``JobHandlers`` hold the plugin manager, the metrics exporters and the worker's
 counters, none of which can leave the worker (and the counters must not: they are the worker's).
 So the handlers pickle as a :class:`SessionProcessFunctions` around a :class:`PoolBlueprint`:
-the registered agents, the pool defaults, the resolved settings and the in-process plugins.
+the registered agents, the pool's ``default_session_kwargs``, the resolved settings (the default
+providers among them) and the in-process plugins.
 The job process loads the same installed plugins with the same selection and rebuilds its own
 handlers from it, through the same ``PoolRuntime.build`` the worker used.
 
@@ -29,7 +30,6 @@ import attrs
 from openrtc.blueprint_modules import ModuleSource, RecordingPickler, ensure_module, module_sources
 from openrtc.config import AgentConfig
 from openrtc.pool_runtime import ConfigurationError
-from openrtc.session import PoolDefaults
 
 if TYPE_CHECKING:
     from openrtc.jobs import JobHandlers
@@ -54,7 +54,8 @@ class _ModuleRef:
 @attrs.frozen
 class BlueprintContents:
     agents: tuple[AgentConfig, ...]
-    defaults: PoolDefaults
+    session_kwargs: Mapping[str, Any]
+    """The pool's ``default_session_kwargs``; its default providers and greeting are settings."""
     settings: Mapping[str, Any]
     extra_plugins: Mapping[str, object]
 
@@ -65,7 +66,7 @@ class BlueprintContents:
             name: _ModuleRef(plugin.__name__) if isinstance(plugin, types.ModuleType) else plugin
             for name, plugin in self.extra_plugins.items()
         }
-        return (_contents, (agents, self.defaults, dict(self.settings), plugins))
+        return (_contents, (agents, dict(self.session_kwargs), dict(self.settings), plugins))
 
 
 def _agent_fields(agent: AgentConfig) -> dict[str, Any]:
@@ -77,13 +78,13 @@ def _agent_fields(agent: AgentConfig) -> dict[str, Any]:
 
 def _contents(
     agents: tuple[dict[str, Any], ...],
-    defaults: PoolDefaults,
+    session_kwargs: dict[str, Any],
     settings: dict[str, Any],
     plugins: dict[str, object],
 ) -> BlueprintContents:
     return BlueprintContents(
         agents=tuple(AgentConfig(**fields) for fields in agents),
-        defaults=defaults,
+        session_kwargs=session_kwargs,
         settings=settings,
         extra_plugins={
             name: importlib.import_module(p.name) if isinstance(p, _ModuleRef) else p
@@ -106,13 +107,13 @@ class PoolBlueprint:
         cls,
         *,
         agents: Mapping[str, AgentConfig],
-        defaults: PoolDefaults,
+        session_kwargs: Mapping[str, Any],
         settings: Settings | Mapping[str, Any],
         extra_plugins: Mapping[str, object],
     ) -> PoolBlueprint:
         contents = BlueprintContents(
             agents=tuple(agents.values()),
-            defaults=defaults,
+            session_kwargs=dict(session_kwargs),
             settings={name: settings[name] for name in settings},
             extra_plugins=dict(extra_plugins),
         )
@@ -136,7 +137,7 @@ class PoolBlueprint:
     def of(cls, handlers: JobHandlers) -> PoolBlueprint:
         return cls.capture(
             agents=handlers.agents,
-            defaults=handlers.defaults,
+            session_kwargs=handlers.defaults.session_kwargs,
             settings=handlers.settings,
             extra_plugins=handlers.extra_plugins,
         )
@@ -163,7 +164,7 @@ class PoolBlueprint:
             flags={k: v for k, v in contents.settings.items() if v is not None},
             extra_plugins=contents.extra_plugins,
             agents={agent.name: agent for agent in contents.agents},
-            defaults=contents.defaults,
+            session_kwargs=contents.session_kwargs,
         )
         return runtime.handlers
 
@@ -174,8 +175,10 @@ def _unpicklable_part(contents: BlueprintContents) -> str | None:
     for agent in contents.agents:
         parts.append((f"agent '{agent.name}' class", agent.agent_cls))
         parts.extend((f"agent '{agent.name}' {key}", value) for key, value in _slots(agent))
-    for key, value in _slots(contents.defaults):
-        parts.append((f"default_{key}", value))
+    # the default providers are settings, named as such (default_stt, ...)
+    parts.extend(contents.settings.items())
+    for key, value in contents.session_kwargs.items():
+        parts.append((f"default_session_kwargs[{key!r}]", value))
     parts.extend((f"plugin '{name}'", plugin) for name, plugin in contents.extra_plugins.items())
     for where, value in parts:
         if isinstance(value, types.ModuleType):
@@ -187,14 +190,12 @@ def _unpicklable_part(contents: BlueprintContents) -> str | None:
     return None
 
 
-def _slots(owner: AgentConfig | PoolDefaults) -> Iterator[tuple[str, object]]:
+def _slots(agent: AgentConfig) -> Iterator[tuple[str, object]]:
     for key in ("stt", "llm", "tts"):
-        yield key, getattr(owner, key)
-    for key, value in owner.session_kwargs.items():
+        yield key, getattr(agent, key)
+    for key, value in agent.session_kwargs.items():
         yield f"session_kwargs[{key!r}]", value
-    if isinstance(owner, AgentConfig):
-        for key, value in owner.session_options.items():
-            yield key, value
+    yield from agent.session_options.items()
 
 
 class SessionProcessFunctions:

@@ -34,13 +34,16 @@ def _agent_base() -> type:
 class AgentPool:
     """Registers many livekit ``Agent`` classes and runs them in one worker.
 
-    Every argument is keyword-only and optional. Worker settings follow one precedence:
+    Every argument is keyword-only and optional. Settings, every argument here but
+    ``default_session_kwargs``, ``plugin_settings`` and ``plugins``, follow one precedence:
     command-line flag > ``OPENRTC_*`` environment variable > this constructor > default.
 
-    :param default_stt: STT for agents that do not set their own (instance or ``provider/model``).
-    :param default_llm: LLM for agents that do not set their own.
-    :param default_tts: TTS for agents that do not set their own.
-    :param default_greeting: instructions for the first reply after the room connects.
+    :param default_stt: STT for agents that do not set their own (instance or ``provider/model``;
+        ``--default-stt`` and ``OPENRTC_DEFAULT_STT`` give a ``provider/model`` string).
+    :param default_llm: LLM for agents that do not set their own (likewise).
+    :param default_tts: TTS for agents that do not set their own (likewise).
+    :param default_greeting: instructions for the first reply after the room connects, for
+        agents that do not set their own.
     :param default_session_kwargs: ``AgentSession`` keyword arguments for every agent.
     :param isolation: isolation mode name (``"coroutine"`` by default, or ``"process"``).
     :param max_concurrent_sessions: sessions per worker before LiveKit sees it as full.
@@ -78,14 +81,12 @@ class AgentPool:
         plugin_settings: Mapping[str, Any] | None = None,
         plugins: Mapping[str, object] | None = None,
     ) -> None:
-        self._defaults = PoolDefaults(
-            stt=default_stt,
-            llm=default_llm,
-            tts=default_tts,
-            greeting=default_greeting,
-            session_kwargs=dict(default_session_kwargs or {}),
-        )
+        self._session_kwargs = dict(default_session_kwargs or {})
         kernel_ctor = {
+            "default_stt": default_stt,
+            "default_llm": default_llm,
+            "default_tts": default_tts,
+            "default_greeting": default_greeting,
             "isolation": isolation,
             "max_concurrent_sessions": max_concurrent_sessions,
             "consecutive_failure_limit": consecutive_failure_limit,
@@ -108,7 +109,7 @@ class AgentPool:
             flags={},
             extra_plugins=self._extra_plugins,
             agents=self._agents,
-            defaults=self._defaults,
+            session_kwargs=self._session_kwargs,
         )
         check_blocked_names(self.settings["disable_plugins"], self._candidates)
 
@@ -118,6 +119,13 @@ class AgentPool:
     def settings(self) -> Settings:
         """Every resolved setting, the kernel's and the plugins'."""
         return self._runtime.settings
+
+    @property
+    def defaults(self) -> PoolDefaults:
+        """What agents get where their registration leaves a slot empty: the resolved
+        ``default_stt``/``default_llm``/``default_tts``/``default_greeting`` settings and
+        ``default_session_kwargs``."""
+        return self._runtime.handlers.defaults
 
     @property
     def isolation(self) -> str:
@@ -163,7 +171,7 @@ class AgentPool:
             flags={k: v for k, v in flags.items() if v is not None},
             extra_plugins=self._extra_plugins,
             agents=self._agents,
-            defaults=self._defaults,
+            session_kwargs=self._session_kwargs,
         )
 
     # -- registration ---------------------------------------------------------------------

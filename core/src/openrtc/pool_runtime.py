@@ -77,8 +77,12 @@ class PoolRuntime:
         flags: Mapping[str, Any],
         extra_plugins: Mapping[str, object],
         agents: Mapping[str, AgentConfig],
-        defaults: PoolDefaults,
+        session_kwargs: Mapping[str, Any],
     ) -> PoolRuntime:
+        """Load the plugins, resolve every setting and build the job handlers.
+
+        ``session_kwargs`` is the pool's ``default_session_kwargs``; the provider and greeting
+        defaults are settings like any other."""
         selection_names = {s.name for s in PLUGIN_SELECTION}
         selection = resolve(
             PLUGIN_SELECTION,
@@ -125,7 +129,7 @@ class PoolRuntime:
             chain=chain,
             admission_rules=rules,
             agents=agents,
-            defaults=defaults,
+            defaults=PoolDefaults.from_settings(settings, session_kwargs),
             state=state,
             emit=runtime.emit,
             extra_plugins={

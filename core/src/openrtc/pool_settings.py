@@ -4,6 +4,38 @@ from __future__ import annotations
 
 from openrtc.settings import Setting
 
+DEFAULT_STT = Setting(
+    "default_stt",
+    "provider",
+    None,
+    "STT for agents without their own, e.g. 'deepgram/nova-3' (the constructor also takes an "
+    "instance).",
+)
+DEFAULT_LLM = Setting(
+    "default_llm",
+    "provider",
+    None,
+    "LLM for agents without their own, e.g. 'openai/gpt-4.1-mini' (the constructor also takes "
+    "an instance).",
+)
+DEFAULT_TTS = Setting(
+    "default_tts",
+    "provider",
+    None,
+    "TTS for agents without their own, e.g. 'cartesia/sonic-3' (the constructor also takes an "
+    "instance).",
+)
+DEFAULT_GREETING = Setting(
+    "default_greeting",
+    "str",
+    None,
+    "Instructions for the first reply after the room connects, for agents without their own; "
+    "empty means none.",
+)
+
+AGENT_DEFAULTS = (DEFAULT_STT, DEFAULT_LLM, DEFAULT_TTS, DEFAULT_GREETING)
+"""What an agent registered without its own STT, LLM, TTS or greeting gets."""
+
 ISOLATION = Setting(
     "isolation",
     "str",
@@ -75,6 +107,7 @@ PLUGIN_SELECTION = (DISABLE_PLUGINS, STRICT_PLUGINS)
 """Resolved first: they decide which plugins load, and so which other settings exist."""
 
 KERNEL_SETTINGS = (
+    *AGENT_DEFAULTS,
     ISOLATION,
     MAX_CONCURRENT_SESSIONS,
     CONSECUTIVE_FAILURE_LIMIT,

@@ -16,19 +16,41 @@ from typing import Any
 import attrs
 
 from openrtc.config import AgentConfig
+from openrtc.pool_settings import DEFAULT_GREETING, DEFAULT_LLM, DEFAULT_STT, DEFAULT_TTS
+from openrtc.settings import describe
 
 
 class SessionOptionsConflict(ValueError):
     """Two plugins set the same session option at the same layer."""
 
 
+def _provider_repr(value: Any) -> str:
+    return repr(value) if value is None or isinstance(value, str) else f"<{describe(value)}>"
+
+
 @attrs.frozen
 class PoolDefaults:
-    stt: Any = None
-    llm: Any = None
-    tts: Any = None
+    """What an agent gets where its registration leaves a slot empty. Its ``repr`` shows
+    provider objects by class: their own ``repr`` may carry an API key."""
+
+    stt: Any = attrs.field(default=None, repr=_provider_repr)
+    llm: Any = attrs.field(default=None, repr=_provider_repr)
+    tts: Any = attrs.field(default=None, repr=_provider_repr)
     greeting: str | None = None
     session_kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Mapping[str, Any], session_kwargs: Mapping[str, Any]
+    ) -> PoolDefaults:
+        """The resolved ``default_*`` settings, with the pool's ``default_session_kwargs``."""
+        return cls(
+            stt=settings[DEFAULT_STT.name],
+            llm=settings[DEFAULT_LLM.name],
+            tts=settings[DEFAULT_TTS.name],
+            greeting=settings[DEFAULT_GREETING.name],
+            session_kwargs=dict(session_kwargs),
+        )
 
 
 def deep_merge(lower: Mapping[str, Any], upper: Mapping[str, Any]) -> dict[str, Any]:

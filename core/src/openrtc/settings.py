@@ -4,6 +4,11 @@ A value is taken from the first layer that has it: command-line flag, then envir
 (``OPENRTC_*``), then the ``AgentPool`` constructor, then the declared default. Flag and
 environment values arrive as text and are converted by the setting's kind; constructor values are
 already typed and only validated.
+
+The ``provider`` kind is for STT, LLM and TTS slots such as the pool's defaults: from a flag or
+variable it is a ``provider/model`` string, from the constructor also any provider object (an
+``stt.STT`` instance, say), passed through unchanged. Wherever a value is printed an object is
+shown by its class, never by its ``repr``, which may carry an API key.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, Literal
 
 import attrs
 
-Kind = Literal["str", "int", "float", "bool", "list"]
+Kind = Literal["str", "int", "float", "bool", "list", "provider"]
 Source = Literal["flag", "env", "constructor", "default"]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -79,6 +84,8 @@ class Setting:
 
     def check(self, value: Any, origin: str) -> Any:
         """Validate an already typed value; return it normalised or raise SettingError."""
+        if self.kind == "provider":
+            return self._check_provider(value, origin)
         expected: tuple[type, ...] = {
             "str": (str,),
             "int": (int,),
@@ -111,7 +118,30 @@ class Setting:
             raise SettingError(f"{origin}={value!r} for setting '{self.name}': {problem}")
         return value
 
+    def _check_provider(self, value: Any, origin: str) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                raise SettingError(
+                    f"{origin} is empty for setting '{self.name}'; {self._expectation()}"
+                )
+        if self.validator is not None and (problem := self.validator(value)) is not None:
+            raise SettingError(f"{origin}={describe(value)!r} for setting '{self.name}': {problem}")
+        return value
+
+    def public(self, value: Any) -> Any:
+        """``value`` as it may be printed or exported: secrets masked, objects by class."""
+        if self.secret and value:
+            return "***"
+        if self.kind == "provider":
+            return describe(value)
+        return value
+
     def _expectation(self) -> str:
+        if self.kind == "provider":
+            return "use a 'provider/model' string such as 'openai/gpt-4.1-mini'"
         if self.kind == "bool":
             return "use one of 1/0, true/false, yes/no, on/off"
         if self.kind == "list":
@@ -168,11 +198,16 @@ class Settings(Mapping[str, Any]):
         return ", ".join(parts) if parts else "all defaults"
 
     def public_items(self) -> dict[str, Any]:
-        """Values safe to print or export: secrets are masked."""
-        return {
-            name: ("***" if item.setting.secret and item.value else item.value)
-            for name, item in self._resolved.items()
-        }
+        """Values safe to print or export: secrets masked, provider objects by class."""
+        return {name: item.setting.public(item.value) for name, item in self._resolved.items()}
+
+
+def describe(value: Any) -> str | None:
+    """A provider value as safe text: a string as given, an object by its class
+    (``module.Class``), never its ``repr`` or fields, which may hold an API key."""
+    if value is None or isinstance(value, str):
+        return value
+    return f"{type(value).__module__}.{type(value).__qualname__}"
 
 
 def _render(value: Any) -> str:

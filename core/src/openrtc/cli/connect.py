@@ -17,10 +17,6 @@ from openrtc.cli.worker_commands import (
     AgentsDirOption,
     ApiKey,
     ApiSecret,
-    DefaultGreeting,
-    DefaultLlm,
-    DefaultStt,
-    DefaultTts,
     LogLevel,
     Url,
     build_pool,
@@ -74,10 +70,6 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         api_key: ApiKey = None,
         api_secret: ApiSecret = None,
         log_level: LogLevel = "INFO",
-        default_stt: DefaultStt = None,
-        default_llm: DefaultLlm = None,
-        default_tts: DefaultTts = None,
-        default_greeting: DefaultGreeting = None,
     ) -> None:
         """Join one room directly (no dispatch) and serve it with one agent."""
         # checked here rather than by typer, so the error is one line like every other
@@ -88,13 +80,7 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         from openrtc.cli.worker_commands import _configure_logging
 
         _configure_logging(log_level)
-        defaults = {
-            "stt": default_stt,
-            "llm": default_llm,
-            "tts": default_tts,
-            "greeting": default_greeting,
-        }
-        pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
+        pool = build_pool(ctx, agents_dir, agents_dir_option, flags)
         registered = pool.list_agents()
         if agent is not None and agent not in registered:
             raise _fail(

@@ -9,15 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from openrtc.cli.flags import settings_command
-from openrtc.cli.worker_commands import (
-    AgentsDir,
-    AgentsDirOption,
-    DefaultGreeting,
-    DefaultLlm,
-    DefaultStt,
-    DefaultTts,
-    build_pool,
-)
+from openrtc.cli.worker_commands import AgentsDir, AgentsDirOption, build_pool
 
 if TYPE_CHECKING:
     from openrtc.pool import AgentPool
@@ -89,22 +81,12 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         text: TextMode = False,
         offline: Offline = False,
         log_level: ConsoleLogLevel = "WARNING",
-        default_stt: DefaultStt = None,
-        default_llm: DefaultLlm = None,
-        default_tts: DefaultTts = None,
-        default_greeting: DefaultGreeting = None,
     ) -> None:
         """Talk to one agent locally, with no server: by microphone, or typed with --text."""
         from openrtc.cli.worker_commands import _configure_logging
 
         _configure_logging(log_level)
-        defaults = {
-            "stt": default_stt,
-            "llm": default_llm,
-            "tts": default_tts,
-            "greeting": default_greeting,
-        }
-        pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
+        pool = build_pool(ctx, agents_dir, agents_dir_option, flags)
         name = choose_agent(pool, agent)
         from openrtc.cli.console_session import ConsoleError, audio_unavailable, run_console
 

@@ -15,7 +15,14 @@ import typer
 
 from openrtc.settings import Setting
 
-_PY_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list": str}
+_PY_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": str,
+    "provider": str,  # a provider object only comes from the constructor
+}
 
 
 def parameter_name(setting: Setting) -> str:
@@ -26,8 +33,12 @@ def setting_parameters(settings: Sequence[Setting]) -> list[inspect.Parameter]:
     params = []
     for setting in settings:
         py_type = _PY_TYPES[setting.kind]
-        shown = ",".join(setting.default) if setting.kind == "list" else setting.default
-        help_text = f"{setting.help} [env {setting.env}; default {shown!r}]"
+        if setting.default is None:
+            shown = "none"
+        else:
+            value = ",".join(setting.default) if setting.kind == "list" else setting.default
+            shown = repr(value)
+        help_text = f"{setting.help} [env {setting.env}; default {shown}]"
         if setting.kind == "bool":
             option = typer.Option(
                 setting.flag + "/" + setting.flag.replace("--", "--no-", 1),

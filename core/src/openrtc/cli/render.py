@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from openrtc.settings import describe
+
 if TYPE_CHECKING:
     from openrtc.plugins import PluginRecord
     from openrtc.pool import AgentPool
@@ -15,26 +17,18 @@ AGENTS_SCHEMA = "openrtc.agents/1"
 """Version of ``openrtc list --json``; documented in docs/cli.md."""
 
 
-def _describe(value: Any) -> str | None:
-    """Provider values as text: strings as given, instances by class (never their secrets)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return f"{type(value).__module__}.{type(value).__qualname__}"
-
-
 def agents_document(pool: AgentPool, *, resources: bool) -> dict[str, Any]:
     agents = []
+    defaults = pool.defaults
     for name in pool.list_agents():
         config = pool.get(name)
-        defaults = pool._defaults
         entry: dict[str, Any] = {
             "name": name,
             "class": f"{config.agent_cls.__module__}.{config.agent_cls.__qualname__}",
-            "stt": _describe(config.stt if config.stt is not None else defaults.stt),
-            "llm": _describe(config.llm if config.llm is not None else defaults.llm),
-            "tts": _describe(config.tts if config.tts is not None else defaults.tts),
+            # providers by describe(): strings as given, instances by class, never their secrets
+            "stt": describe(config.stt if config.stt is not None else defaults.stt),
+            "llm": describe(config.llm if config.llm is not None else defaults.llm),
+            "tts": describe(config.tts if config.tts is not None else defaults.tts),
             "greeting": config.greeting if config.greeting is not None else defaults.greeting,
             "source": str(config.source_path) if config.source_path else None,
         }

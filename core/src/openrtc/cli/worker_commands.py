@@ -52,26 +52,6 @@ AgentsDirOption = Annotated[
     OptStr,
     typer.Option("--agents-dir", help="Same as the AGENTS_DIR argument.", show_default=False),
 ]
-DefaultStt = Annotated[
-    OptStr,
-    typer.Option(
-        "--default-stt",
-        help="STT for agents without their own, e.g. 'deepgram/nova-3'.",
-        rich_help_panel="Agent defaults",
-    ),
-]
-DefaultLlm = Annotated[
-    OptStr,
-    typer.Option(
-        "--default-llm", help="LLM for agents without their own.", rich_help_panel="Agent defaults"
-    ),
-]
-DefaultTts = Annotated[
-    OptStr,
-    typer.Option(
-        "--default-tts", help="TTS for agents without their own.", rich_help_panel="Agent defaults"
-    ),
-]
 DashboardFlag = Annotated[
     bool,
     typer.Option(
@@ -79,14 +59,6 @@ DashboardFlag = Annotated[
         help="Show a live view of sessions, per-agent counters and memory; logs scroll above "
         "it. Updated every --metrics-interval seconds.",
         rich_help_panel="Metrics",
-    ),
-]
-DefaultGreeting = Annotated[
-    OptStr,
-    typer.Option(
-        "--default-greeting",
-        help="Greeting instructions for agents without their own.",
-        rich_help_panel="Agent defaults",
     ),
 ]
 
@@ -114,7 +86,6 @@ def build_pool(
     ctx: typer.Context,
     agents_dir: str | None,
     agents_dir_option: str | None,
-    defaults: dict[str, str | None],
     flags: dict[str, Any],
     plugins: dict[str, object] | None = None,
 ) -> "AgentPool":
@@ -133,12 +104,7 @@ def build_pool(
         if given is None:
             if directory is None:
                 raise _fail("no agents directory; run e.g. 'openrtc start ./agents'")
-            pool = AgentPool(
-                default_stt=defaults["stt"],
-                default_llm=defaults["llm"],
-                default_tts=defaults["tts"],
-                default_greeting=defaults["greeting"],
-            )
+            pool = AgentPool()
         else:
             pool = given
         if directory is not None:
@@ -161,10 +127,6 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
             api_key: ApiKey = None,
             api_secret: ApiSecret = None,
             log_level: LogLevel = "DEBUG" if devmode else "INFO",
-            default_stt: DefaultStt = None,
-            default_llm: DefaultLlm = None,
-            default_tts: DefaultTts = None,
-            default_greeting: DefaultGreeting = None,
             dashboard: DashboardFlag = False,
         ) -> None:
             plugins: dict[str, object] = {}
@@ -176,13 +138,7 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
                 _configure_logging(log_level, view.console)
             else:
                 _configure_logging(log_level)
-            defaults = {
-                "stt": default_stt,
-                "llm": default_llm,
-                "tts": default_tts,
-                "greeting": default_greeting,
-            }
-            pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags, plugins)
+            pool = build_pool(ctx, agents_dir, agents_dir_option, flags, plugins)
             from openrtc.cli.serving import run_worker
 
             code = run_worker(
@@ -206,19 +162,9 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Versioned JSON output.")] = False,
         plain: Annotated[bool, typer.Option("--plain", help="One agent name per line.")] = False,
         resources: Annotated[bool, typer.Option("--resources", help="Source file sizes.")] = False,
-        default_stt: DefaultStt = None,
-        default_llm: DefaultLlm = None,
-        default_tts: DefaultTts = None,
-        default_greeting: DefaultGreeting = None,
     ) -> None:
         """List the agents a directory registers, with their providers and greeting."""
-        defaults = {
-            "stt": default_stt,
-            "llm": default_llm,
-            "tts": default_tts,
-            "greeting": default_greeting,
-        }
-        pool = build_pool(ctx, agents_dir, agents_dir_option, defaults, flags)
+        pool = build_pool(ctx, agents_dir, agents_dir_option, flags)
         from openrtc.cli.render import agents_document, agents_table
 
         document = agents_document(pool, resources=resources)
