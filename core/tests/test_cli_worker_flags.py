@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,16 @@ def test_unknown_flag_is_exit_2() -> None:
     result = run("start", "--isolaton", "process")
     assert result.returncode == 2
     assert "--isolaton" in result.stderr
+
+
+def test_help_shows_each_settings_env_var_and_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "openrtc.cli", "start", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert result.returncode == 0
+    assert "[env OPENRTC_MAX_CONCURRENT_SESSIONS; default 50]" in result.stdout

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 from openrtc.settings import Setting
 
@@ -38,7 +39,9 @@ def setting_parameters(settings: Sequence[Setting]) -> list[inspect.Parameter]:
         else:
             value = ",".join(setting.default) if setting.kind == "list" else setting.default
             shown = repr(value)
-        help_text = f"{setting.help} [env {setting.env}; default {shown}]"
+        # typer renders help as rich markup, where "[env ...]" would be read as a style tag
+        # and vanish; rich's escape keeps the brackets literal
+        help_text = escape(f"{setting.help} [env {setting.env}; default {shown}]")
         if setting.kind == "bool":
             option = typer.Option(
                 setting.flag + "/" + setting.flag.replace("--", "--no-", 1),
