@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
+import pickle
 import re
 import sys
+import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +183,180 @@ async def test_a_library_that_fails_at_first_use_fails_the_utterance_for_good(
         await _synthesize(OfflineTTS(), SHORT)
 
     assert caught.value.retryable is False
+
+
+@pytest.mark.asyncio
+async def test_synthesis_leaves_the_event_loop_running() -> None:
+    """A worker runs many sessions on one loop: one agent speaking must not freeze the others.
+
+    Speaking this text on the loop (the placeholder voice did) stalled a ticker beside it for
+    0.49 s and let it tick 5 times; the first frame came only at the end.
+    """
+    text = " ".join([LONG] * 10)  # about 53 s of speech
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    gaps.clear()
+    start = time.perf_counter()
+    first_frame: float | None = None
+    frames = 0
+    async for _ in OfflineTTS().synthesize(text):
+        if first_frame is None:
+            first_frame = time.perf_counter() - start
+        frames += 1
+    elapsed = time.perf_counter() - start
+    done.set()
+    await ticking
+
+    assert frames > 100
+    assert first_frame is not None and first_frame < elapsed / 4, (first_frame, elapsed)
+    assert len(gaps) >= 20, (len(gaps), elapsed)
+    assert max(gaps) < elapsed / 4, (max(gaps), elapsed)
+
+
+def _child_pids() -> set[int]:
+    """Processes whose parent is this one, read from /proc (no psutil)."""
+    me = os.getpid()
+    children = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            children.add(int(entry))
+    return children
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.asyncio
+async def test_no_process_is_started_per_utterance() -> None:
+    before = _child_pids()
+    seen: set[int] = set()
+    frames = 0
+    async for _ in OfflineTTS().synthesize(" ".join([LONG] * 3)):
+        if frames % 10 == 0:
+            seen |= _child_pids()
+        frames += 1
+
+    assert frames > 10
+    assert seen <= before, f"child processes appeared while speaking: {seen - before}"
+
+
+@pytest.mark.asyncio
+async def test_two_utterances_at_once_each_come_out_whole() -> None:
+    """libespeak-ng is process-global: two streams must queue for it, not mix settings."""
+    fast, slow = OfflineTTS(words_per_minute=170), OfflineTTS(words_per_minute=120)
+    alone_fast = _duration(await _synthesize(fast, OPENING_HOURS))
+    alone_slow = _duration(await _synthesize(slow, BOOKING))
+
+    together_fast, together_slow = await asyncio.gather(
+        _synthesize(fast, OPENING_HOURS), _synthesize(slow, BOOKING)
+    )
+
+    assert _duration(together_fast) == pytest.approx(alone_fast, rel=0.01)
+    assert _duration(together_slow) == pytest.approx(alone_slow, rel=0.01)
+    fast_words = await _words(together_fast)
+    assert "opening" in fast_words and "hours" in fast_words, fast_words
+    slow_words = await _words(together_slow)
+    assert "book" in slow_words and "appointment" in slow_words, slow_words
+
+
+@pytest.mark.asyncio
+async def test_an_utterance_cut_short_leaves_the_engine_ready() -> None:
+    engine = OfflineTTS()
+    alone = _duration(await _synthesize(engine, LONG))
+
+    stream = engine.synthesize(" ".join([LONG] * 20))
+    async for _ in stream:
+        break
+    await stream.aclose()
+
+    assert _duration(await _synthesize(engine, LONG)) == pytest.approx(alone, rel=0.01)
+
+
+@pytest.mark.asyncio
+async def test_prewarm_loads_off_the_loop_and_returns_at_once() -> None:
+    engine = OfflineTTS()
+    start = time.perf_counter()
+    engine.prewarm()
+    assert time.perf_counter() - start < 0.05
+    assert await _synthesize(engine, SHORT)
+
+
+@pytest.mark.asyncio
+async def test_survives_pickling_for_process_isolation() -> None:
+    copy = pickle.loads(pickle.dumps(OfflineTTS(voice="en-gb", sample_rate=16_000)))
+
+    assert (copy.model, copy.sample_rate) == ("espeak-ng:en-gb", 16_000)
+    assert _rms(_samples(await _synthesize(copy, SHORT))) > 500
+
+
+def _in_child(work: Callable[[], int]) -> int:
+    """Run ``work()`` in a forked child; its return value (0..255) is the exit status."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running
+        pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            status = work()
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(wait_status)
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child hung")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_speak() -> None:
+    """Process isolation forks job processes from a parent that may have spoken already."""
+
+    async def speak() -> int:
+        frames = await _synthesize(OfflineTTS(), SHORT)
+        return 0 if frames and _rms(_samples(frames)) > 500 else 3
+
+    assert asyncio.run(speak()) == 0  # the parent's library is loaded and its thread started
+    assert _in_child(lambda: asyncio.run(speak())) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_noisy_voices_do_not_depend_on_the_clock(tmp_path: Path) -> None:
+    """espeak-ng seeds its noise from time(NULL) at initialisation; whisper uses that noise.
+
+    Two children start from the same library state, initialise it again a second apart and
+    whisper the same text: the sound must not depend on when they did it.
+    """
+    _espeak.speak(SHORT)
+
+    def whisper(after: float) -> int:
+        time.sleep(after)
+        _espeak._library = None  # initialise again, as a fresh process would
+        spoken = _espeak.speak("Shh, she sells sea shells.", voice="en-us+whisper")
+        digest = hashlib.sha256(spoken.samples.tobytes()).hexdigest()
+        (tmp_path / f"{after}").write_text(digest)
+        return 0
+
+    assert _in_child(lambda: whisper(0.0)) == 0
+    assert _in_child(lambda: whisper(1.1 - time.time() % 1)) == 0
+    first, second = sorted(tmp_path.iterdir())
+    assert first.read_text() == second.read_text()
