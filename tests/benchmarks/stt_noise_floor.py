@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +24,7 @@ import openrtc_providers_offline.stt as offline_stt
 from livekit import rtc
 from livekit.agents import stt
 from livekit.plugins import silero
-from openrtc_providers_offline import OfflineSTT
-from openrtc_providers_offline._audio import parse_wav_header
+from openrtc_providers_offline import OfflineSTT, _espeak
 from openrtc_providers_offline._resample import resample
 
 Int16Array = npt.NDArray[np.int16]
@@ -49,17 +46,8 @@ RATE = 16_000
 
 
 def speak(text: str) -> Int16Array:
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise SystemExit("espeak-ng is not installed: apt-get install espeak-ng")
-    out = subprocess.run(
-        [espeak, "--stdout", "-v", "en-us", "-s", "150", text], capture_output=True, check=True
-    ).stdout
-    fmt = parse_wav_header(out)
-    assert fmt is not None
-    body = out[fmt.data_offset :]
-    samples = np.frombuffer(body[: len(body) - len(body) % 2], dtype=np.int16)
-    return resample(samples, fmt.sample_rate, RATE)
+    spoken = _espeak.speak(text, voice="en-us", words_per_minute=150)
+    return resample(spoken.samples, spoken.sample_rate, RATE)
 
 
 def content_words_found(transcript: str, sentence: str) -> tuple[int, int]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import numpy as np
 import pytest
-from openrtc_providers_offline import OfflineTTS
+from openrtc_providers_offline import OfflineTTS, _espeak
 from openrtc_providers_offline._resample import StreamResampler, resample
 
 RATES = [(22_050, 16_000), (22_050, 24_000), (48_000, 16_000), (16_000, 48_000)]
@@ -71,9 +74,22 @@ def test_pushing_after_flush_is_an_error() -> None:
 
 
 @pytest.mark.asyncio
-async def test_speaking_a_sentence_twice_gives_identical_audio(espeak_binary: str) -> None:
+async def test_the_tts_adds_no_randomness_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """livekit's resampler dithered with a fresh seed: the same sentence came out different
-    each time, and so did its transcript."""
+    each time, and so did its transcript. The same engine output must give the same frames.
+
+    (espeak-ng itself is replayed here: inside one process its pitch flutter carries on from
+    one utterance to the next, see _espeak.py.)
+    """
+    recorded: list[_espeak.EspeakChunk] = []
+    await _collect(_espeak.stream_espeak("Good morning.", **_ARGS), recorded)
+    assert recorded
+
+    async def replay(text: str, **kwargs: object) -> AsyncIterator[_espeak.EspeakChunk]:
+        for chunk in recorded:
+            yield chunk
+
+    monkeypatch.setattr(_espeak, "stream_espeak", replay)
 
     async def speak() -> bytes:
         engine = OfflineTTS(sample_rate=24_000)
@@ -81,3 +97,13 @@ async def test_speaking_a_sentence_twice_gives_identical_audio(espeak_binary: st
 
     first = await speak()
     assert first and first == await speak()
+
+
+_ARGS: dict[str, Any] = {"voice": "en-us", "words_per_minute": 160, "read_timeout": 10.0}
+
+
+async def _collect(
+    stream: AsyncIterator[_espeak.EspeakChunk], into: list[_espeak.EspeakChunk]
+) -> None:
+    async for chunk in stream:
+        into.append(chunk)

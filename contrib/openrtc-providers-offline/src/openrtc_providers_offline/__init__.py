@@ -2,19 +2,24 @@
 
 ``OfflineSTT`` recognises English with pocketsphinx's bundled model, ``OfflineLLM`` answers
 from a regex rule table (and can call function tools), and ``OfflineTTS`` speaks with the
-espeak-ng binary. Together they let a whole voice turn run on one machine.
+libespeak-ng inside the espeakng-loader wheel. Together they let a whole voice turn run on one
+machine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._espeak import EspeakUnavailable, EspeakVoice
+from ._espeak import voices as espeak_voices
 from ._rules import DEFAULT_GREETING, Rule
 from .llm import OfflineLLM, OfflineLLMStream
 from .stt import OfflineSTT, SphinxModel
 from .tts import OfflineChunkedStream, OfflineTTS
 
 __all__ = [
+    "EspeakUnavailable",
+    "EspeakVoice",
     "OfflineChunkedStream",
     "OfflineLLM",
     "OfflineLLMStream",
@@ -22,6 +27,7 @@ __all__ = [
     "OfflineTTS",
     "Rule",
     "SphinxModel",
+    "espeak_voices",
     "offline_providers",
 ]
 

@@ -1,18 +1,78 @@
-"""Run espeak-ng as a subprocess and stream its WAV output as mono int16 chunks."""
+"""espeak-ng through ctypes, from the libespeak-ng and data that the espeakng-loader wheel ships.
+
+libespeak-ng keeps its state in process globals and is not thread-safe, so this module owns the
+one copy a process has: it is loaded and initialised on first use, in synchronous mode
+(``espeak_Synth`` returns once the text is spoken, handing each block of audio to a callback as
+it is made), and every call into it holds ``_lock``. Utterances run on one dedicated thread, off
+the event loop; ctypes releases the GIL for the length of each foreign call, so the loop keeps
+running while espeak-ng synthesises, and each block reaches the loop as soon as it is made.
+Nothing here starts a process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import ctypes
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from livekit.agents import APIError, APITimeoutError
 
-from ._audio import Int16Array, WavFormat, parse_wav_header
+from ._audio import Int16Array
 
-_READ_SIZE = 16_384
+INSTALL_FIX = "pip install espeakng-loader"
+VOICES_COMMAND = "python -m openrtc_providers_offline.voices"
+
+# Values from espeak-ng's speak_lib.h.
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_DONT_EXIT = 0x8000  # return an error instead of calling exit() when data is missing
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_ENDPAUSE = 0x1000  # a sentence's closing pause after the last word, as the espeak-ng program
+_RATE = 1
+_EE_OK = 0
+_BUFFER_MS = 60  # audio per synth callback: the first block is ready after 60 ms of speech
+# espeak-ng seeds its noise generator from the clock; reseeding before every utterance makes
+# the same text give the same samples, in any process and at any time.
+_RANDOM_SEED = 1
+
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+
+
+class _VoiceStruct(ctypes.Structure):
+    # espeak_VOICE; ``languages`` is a run of (priority byte, NUL-terminated name) pairs
+    # ended by an empty name, so it is read by hand rather than as a C string.
+    _fields_ = (
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    )
+
+
+class EspeakUnavailable(RuntimeError):
+    """libespeak-ng or its data cannot be found or loaded: the install is broken."""
+
+
+class UnknownVoice(ValueError):
+    def __init__(self, voice: str) -> None:
+        super().__init__(
+            f"espeak-ng has no voice {voice!r}; list the voices with `{VOICES_COMMAND}`"
+        )
+        self.voice = voice
 
 
 @dataclass(frozen=True)
@@ -21,8 +81,308 @@ class EspeakChunk:
     samples: Int16Array
 
 
+@dataclass(frozen=True)
+class EspeakVoice:
+    name: str
+    identifier: str
+    languages: tuple[str, ...]
+
+
+def library_files() -> tuple[Path, Path]:
+    """Where the wheel keeps libespeak-ng and its espeak-ng-data folder.
+
+    Only looks at files, so it is cheap enough for a constructor. Raises EspeakUnavailable.
+    """
+    try:
+        import espeakng_loader  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise EspeakUnavailable(
+            f"espeak-ng is unavailable ({exc}); install it with `{INSTALL_FIX}`"
+        ) from None
+    try:
+        library = Path(str(espeakng_loader.get_library_path()))
+        data = Path(str(espeakng_loader.get_data_path()))
+    except Exception as exc:  # the loader raises RuntimeError when its data folder is gone
+        raise EspeakUnavailable(
+            f"espeak-ng is unavailable ({exc}); reinstall it with `{INSTALL_FIX}`"
+        ) from None
+    for path in (library, data / "phontab"):
+        if not path.is_file():
+            raise EspeakUnavailable(
+                f"espeak-ng is unavailable: {path} is missing; reinstall it with "
+                f"`{INSTALL_FIX} --force-reinstall`"
+            )
+    return library, data
+
+
+class _Library:
+    """The process's libespeak-ng, initialised. Every method needs ``_lock`` held."""
+
+    def __init__(self, library: Path, data: Path) -> None:
+        try:
+            lib = ctypes.CDLL(str(library))
+        except OSError as exc:
+            raise EspeakUnavailable(
+                f"espeak-ng is unavailable: loading {library} failed ({exc}); reinstall it "
+                f"with `{INSTALL_FIX} --force-reinstall`"
+            ) from None
+        try:
+            _declare(lib)
+        except AttributeError as exc:  # an espeak-ng older than 1.52
+            raise EspeakUnavailable(
+                f"espeak-ng is unavailable: {library} is too old ({exc}); install a current "
+                f"one with `{INSTALL_FIX} --upgrade`"
+            ) from None
+        # The path is the folder that holds espeak-ng-data. Without DONT_EXIT, missing data
+        # would make the library call exit() and take the whole worker with it.
+        rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS,
+            _BUFFER_MS,
+            os.fsencode(data.parent),
+            _INITIALIZE_DONT_EXIT,
+        )
+        if rate <= 0:
+            raise EspeakUnavailable(
+                f"espeak-ng is unavailable: libespeak-ng could not read its data in {data}; "
+                f"reinstall it with `{INSTALL_FIX} --force-reinstall`"
+            )
+        self._lib = lib
+        self.sample_rate: int = rate
+        self._voice: str | None = None
+        self._sink: Callable[[Int16Array], bool] | None = None
+        self._sink_error: BaseException | None = None
+        # espeak-ng keeps only the C pointer: the Python object must live as long as the library.
+        self._callback = _SynthCallback(self._on_audio)
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def synthesize(
+        self, text: str, voice: str, words_per_minute: int, sink: Callable[[Int16Array], bool]
+    ) -> None:
+        """Speak ``text``, passing each block of samples to ``sink`` as espeak-ng makes it.
+
+        ``sink`` returns False to stop the utterance early.
+        """
+        if voice != self._voice:
+            self._voice = None  # a failed switch may leave espeak-ng between voices
+            if not self._select_voice(voice):
+                raise UnknownVoice(voice)
+            self._voice = voice
+        self._lib.espeak_SetParameter(_RATE, words_per_minute, 0)
+        # The library reads text, never options, so a leading "-" is just text; newlines would
+        # end a clause, so whitespace is collapsed as the old stdin-fed program was given it.
+        data = " ".join(text.replace("\0", " ").split()).encode() + b"\0"
+        self._sink, self._sink_error = sink, None
+        self._lib.espeak_ng_SetRandSeed(_RANDOM_SEED)
+        try:
+            status = self._lib.espeak_Synth(
+                data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
+            )
+        finally:
+            self._sink = None
+        if self._sink_error is not None:
+            error, self._sink_error = self._sink_error, None
+            raise error
+        if status != _EE_OK:
+            raise RuntimeError(f"espeak_Synth failed with status {status}")
+
+    def _select_voice(self, voice: str) -> bool:
+        if self._lib.espeak_SetVoiceByName(voice.encode()) == _EE_OK:
+            return True
+        if not voice:
+            return False
+        # What the espeak-ng program does with -v: a name that is no voice's ("en-gb") is
+        # taken as a language, and the voice preferred for it is used.
+        language = ctypes.create_string_buffer(voice.encode())
+        spec = _VoiceStruct(languages=ctypes.addressof(language))
+        return bool(self._lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) == _EE_OK)
+
+    def _on_audio(self, wav: ctypes._Pointer[ctypes.c_short], count: int, _events: int) -> int:
+        # Runs in the synthesising thread, inside espeak_Synth; returning 1 aborts the text.
+        # wav is NULL once the text is done, and a block may be empty.
+        sink = self._sink
+        if sink is None or not wav or count <= 0:
+            return 0
+        try:
+            samples: Int16Array = np.frombuffer(ctypes.string_at(wav, count * 2), np.int16)
+            return 0 if sink(samples) else 1
+        except BaseException as exc:  # an exception cannot cross the C frames: carry it over
+            self._sink_error = exc
+            return 1
+
+    def voices(self) -> list[EspeakVoice]:
+        found: list[EspeakVoice] = []
+        table = self._lib.espeak_ListVoices(None)
+        index = 0
+        while table[index]:
+            entry = table[index].contents
+            found.append(
+                EspeakVoice(
+                    name=(entry.name or b"").decode(errors="replace"),
+                    identifier=(entry.identifier or b"").decode(errors="replace"),
+                    languages=_languages(entry.languages),
+                )
+            )
+            index += 1
+        return found
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Give ctypes the C signatures (from speak_lib.h and espeak_ng.h) of what is called."""
+    lib.espeak_Initialize.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
+    lib.espeak_Initialize.restype = ctypes.c_int
+    lib.espeak_SetSynthCallback.argtypes = (_SynthCallback,)
+    lib.espeak_SetSynthCallback.restype = None
+    lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
+    lib.espeak_SetVoiceByName.restype = ctypes.c_int
+    lib.espeak_SetVoiceByProperties.argtypes = (ctypes.POINTER(_VoiceStruct),)
+    lib.espeak_SetVoiceByProperties.restype = ctypes.c_int
+    lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+    lib.espeak_SetParameter.restype = ctypes.c_int
+    lib.espeak_ng_SetRandSeed.argtypes = (ctypes.c_long,)
+    lib.espeak_ng_SetRandSeed.restype = ctypes.c_int
+    lib.espeak_Synth.argtypes = (
+        ctypes.c_void_p,  # text
+        ctypes.c_size_t,  # size
+        ctypes.c_uint,  # position
+        ctypes.c_int,  # position_type
+        ctypes.c_uint,  # end_position
+        ctypes.c_uint,  # flags
+        ctypes.c_void_p,  # unique_identifier
+        ctypes.c_void_p,  # user_data
+    )
+    lib.espeak_Synth.restype = ctypes.c_int
+    lib.espeak_ListVoices.argtypes = (ctypes.c_void_p,)
+    lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VoiceStruct))
+
+
+def _languages(address: int | None) -> tuple[str, ...]:
+    names: list[str] = []
+    while address and ctypes.string_at(address, 1) != b"\0":  # the priority byte; 0 ends it
+        name = ctypes.string_at(address + 1)
+        names.append(name.decode(errors="replace"))
+        address += 2 + len(name)
+    return tuple(names)
+
+
+_lock = threading.Lock()
+_library: _Library | None = None
+_library_error: EspeakUnavailable | None = None
+_worker_lock = threading.Lock()
+_worker: ThreadPoolExecutor | None = None
+
+
+def _loaded() -> _Library:
+    """The initialised library; the caller holds ``_lock``."""
+    global _library, _library_error
+    if _library is None:
+        if _library_error is not None:  # a broken install does not mend itself
+            raise _library_error
+        try:
+            _library = _Library(*library_files())
+        except EspeakUnavailable as exc:
+            _library_error = exc
+            raise
+    return _library
+
+
+def _synth_thread() -> ThreadPoolExecutor:
+    # One thread: utterances queue for it rather than occupying the loop's default executor
+    # (which the STT's decodes use) while they wait for the lock.
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openrtc-espeak")
+        return _worker
+
+
+def _before_fork() -> None:
+    # A child must not start with the library in the middle of an utterance.
+    _lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _lock.release()
+
+
+def _after_fork_in_child() -> None:
+    # The child has no synthesis thread, and the parent's locks may have been held at the fork.
+    global _lock, _worker_lock, _worker
+    _lock = threading.Lock()
+    _worker_lock = threading.Lock()
+    _worker = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
+
+
+def sample_rate() -> int:
+    """espeak-ng's output rate (22050 Hz), loading the library if needed. Blocks briefly."""
+    with _lock:
+        return _loaded().sample_rate
+
+
+def voices() -> list[EspeakVoice]:
+    """The voices espeak-ng has, loading the library if needed. Blocks briefly."""
+    with _lock:
+        return _loaded().voices()
+
+
+def synthesize(
+    text: str,
+    *,
+    voice: str,
+    words_per_minute: int,
+    sink: Callable[[EspeakChunk], bool],
+) -> None:
+    """Speak ``text`` in the calling thread, handing each block to ``sink`` as it is made.
+
+    Waits for any other utterance to finish first. ``sink`` returns False to stop early.
+    Raises UnknownVoice or EspeakUnavailable.
+    """
+    with _lock:
+        library = _loaded()
+        rate = library.sample_rate
+        library.synthesize(
+            text, voice, words_per_minute, lambda samples: sink(EspeakChunk(rate, samples))
+        )
+
+
+def speak(text: str, *, voice: str = "en-us", words_per_minute: int = 160) -> EspeakChunk:
+    """The whole utterance at once, in the calling thread (for scripts and tests)."""
+    blocks: list[EspeakChunk] = []
+    synthesize(text, voice=voice, words_per_minute=words_per_minute, sink=_append_to(blocks))
+    rate = blocks[0].sample_rate if blocks else sample_rate()
+    samples = [block.samples for block in blocks]
+    return EspeakChunk(rate, np.concatenate(samples) if samples else np.zeros(0, np.int16))
+
+
+def _append_to(blocks: list[EspeakChunk]) -> Callable[[EspeakChunk], bool]:
+    def append(block: EspeakChunk) -> bool:
+        blocks.append(block)
+        return True
+
+    return append
+
+
+def prewarm() -> None:
+    """Load and initialise the library on the synthesis thread; returns at once."""
+    _synth_thread().submit(_prewarm_now)
+
+
+def _prewarm_now() -> None:
+    with contextlib.suppress(EspeakUnavailable):  # the first utterance reports it
+        sample_rate()
+
+
+_DONE = object()
+
+
 async def stream_espeak(
-    binary: str,
     text: str,
     *,
     voice: str,
@@ -30,78 +390,47 @@ async def stream_espeak(
     read_timeout: float,
 ) -> AsyncIterator[EspeakChunk]:
     """Yield audio while espeak-ng is still speaking, so the first frame arrives early."""
-    proc = await asyncio.create_subprocess_exec(
-        binary,
-        "--stdout",
-        "--stdin",
-        "-v",
-        voice,
-        "-s",
-        str(words_per_minute),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    stop = threading.Event()
+
+    def deliver(chunk: EspeakChunk) -> bool:  # on the synthesis thread
+        if stop.is_set():
+            return False
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            return False
+        return True
+
+    job = loop.run_in_executor(
+        _synth_thread(),
+        lambda: synthesize(text, voice=voice, words_per_minute=words_per_minute, sink=deliver),
     )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    # Text goes through stdin so a sentence starting with "-" is never read as an option;
-    # newlines would split it into separately phrased lines.
-    proc.stdin.write(" ".join(text.split()).encode())
-    proc.stdin.close()
-    stderr_task = asyncio.create_task(proc.stderr.read())
+    # Runs on the loop after every chunk the job delivered, since those were queued first.
+    job.add_done_callback(lambda _: queue.put_nowait(_DONE))
     try:
-        head = b""
-        fmt: WavFormat | None = None
-        while fmt is None:
-            data = await _read(proc.stdout, read_timeout)
-            if not data:
-                break
-            head += data
-            fmt = parse_wav_header(head)
-        if fmt is None:
-            await proc.wait()
-            err = (await stderr_task).decode(errors="replace").strip()
-            raise APIError(
-                f"espeak-ng exited with code {proc.returncode} before producing audio: {err}; "
-                f"check that voice {voice!r} exists (`espeak-ng --voices`)",
-                retryable=False,
-            )
-        block = fmt.num_channels * 2
-        pending = head[fmt.data_offset :]
         while True:
-            usable = len(pending) - len(pending) % block
-            if usable:
-                yield EspeakChunk(fmt.sample_rate, _mono(pending[:usable], fmt.num_channels))
-                pending = pending[usable:]
-            data = await _read(proc.stdout, read_timeout)
-            if not data:
+            try:
+                async with asyncio.timeout(read_timeout):
+                    item = await queue.get()
+            except TimeoutError:
+                raise APITimeoutError(
+                    f"espeak-ng produced no audio for {read_timeout:.1f}s; raise the TTS "
+                    "conn_options timeout"
+                ) from None
+            if item is _DONE:
                 break
-            pending += data
-        await proc.wait()
-        if proc.returncode != 0:
-            err = (await stderr_task).decode(errors="replace").strip()
-            raise APIError(f"espeak-ng failed with code {proc.returncode}: {err}", retryable=False)
+            assert isinstance(item, EspeakChunk)
+            yield item
+            # espeak-ng outruns any consumer, so the queue is rarely empty and get() would
+            # return without ever suspending: give the loop's other tasks a turn per block.
+            await asyncio.sleep(0)
+        try:
+            job.result()
+        except (UnknownVoice, RuntimeError) as exc:  # RuntimeError covers EspeakUnavailable
+            raise APIError(str(exc), retryable=False) from None
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        stderr_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stderr_task
-
-
-async def _read(stream: asyncio.StreamReader, limit_s: float) -> bytes:
-    try:
-        async with asyncio.timeout(limit_s):
-            return await stream.read(_READ_SIZE)
-    except TimeoutError:
-        raise APITimeoutError(
-            f"espeak-ng produced no audio for {limit_s:.1f}s; raise the TTS conn_options timeout"
-        ) from None
-
-
-def _mono(raw: bytes, num_channels: int) -> Int16Array:
-    samples: Int16Array = np.frombuffer(raw, dtype=np.int16)
-    if num_channels == 1:
-        return samples
-    mixed: Int16Array = samples.reshape(-1, num_channels).mean(axis=1).astype(np.int16)
-    return mixed
+        # Stops an utterance still running (at its next block) or one still waiting its turn.
+        stop.set()
+        job.cancel()

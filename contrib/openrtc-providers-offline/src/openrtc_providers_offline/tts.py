@@ -1,26 +1,24 @@
-"""Text to speech with the espeak-ng binary, or a placeholder voice when it is missing."""
+"""Text to speech with the libespeak-ng that the espeakng-loader wheel ships."""
 
 from __future__ import annotations
 
-import functools
-import logging
-import shutil
 from typing import Never
 
 from livekit.agents import tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
-from ._espeak import stream_espeak
-from ._fallback_voice import synthesize_placeholder_voice
+from . import _espeak
 from ._resample import StreamResampler
-
-logger = logging.getLogger("openrtc_providers_offline")
-
-ESPEAK_BINARY = "espeak-ng"
 
 
 class OfflineTTS(tts.TTS[Never]):
-    """Non-streaming TTS; AgentSession adds sentence splitting through ``tts.StreamAdapter``."""
+    """Non-streaming TTS; AgentSession adds sentence splitting through ``tts.StreamAdapter``.
+
+    espeak-ng runs in-process (no subprocess, no system package), on one shared thread: a
+    process speaks one utterance at a time, each hundreds of times faster than real time, and
+    the event loop keeps running meanwhile. Raises ``EspeakUnavailable`` (a ``RuntimeError``)
+    when the espeakng-loader wheel is missing or broken.
+    """
 
     def __init__(
         self,
@@ -28,30 +26,27 @@ class OfflineTTS(tts.TTS[Never]):
         voice: str = "en-us",
         words_per_minute: int = 160,
         sample_rate: int = 24_000,
-        espeak_binary: str = ESPEAK_BINARY,
     ) -> None:
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=False),
             sample_rate=sample_rate,
             num_channels=1,
         )
+        _espeak.library_files()  # a broken install fails here, not at the first reply
         self._voice = voice
         self._words_per_minute = words_per_minute
-        self._espeak_path = shutil.which(espeak_binary)
-        if self._espeak_path is None:
-            _warn_espeak_missing(espeak_binary)
 
     @property
     def model(self) -> str:
-        return f"espeak-ng:{self._voice}" if self._espeak_path else "placeholder-voice"
+        return f"espeak-ng:{self._voice}"
 
     @property
     def provider(self) -> str:
-        return "espeak-ng" if self._espeak_path else "openrtc-offline"
+        return "espeak-ng"
 
-    @property
-    def uses_espeak(self) -> bool:
-        return self._espeak_path is not None
+    def prewarm(self) -> None:
+        """Start loading libespeak-ng on its thread and return at once."""
+        _espeak.prewarm()
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -74,15 +69,8 @@ class OfflineChunkedStream(tts.ChunkedStream):
         )
         if not self.input_text.strip():
             return
-        if engine._espeak_path is None:
-            samples = synthesize_placeholder_voice(self.input_text, engine.sample_rate)
-            output_emitter.push(samples.tobytes())
-            output_emitter.flush()
-            return
-
         resampler: StreamResampler | None = None
-        async for chunk in stream_espeak(
-            engine._espeak_path,
+        async for chunk in _espeak.stream_espeak(
             self.input_text,
             voice=engine._voice,
             words_per_minute=engine._words_per_minute,
@@ -96,13 +84,3 @@ class OfflineChunkedStream(tts.ChunkedStream):
         if resampler is not None and (tail := resampler.flush()).size:
             output_emitter.push(tail.tobytes())
         output_emitter.flush()
-
-
-@functools.cache
-def _warn_espeak_missing(binary: str) -> None:
-    # Cached so a worker running many sessions says it once, not once per session.
-    logger.warning(
-        "%s was not found on PATH, so OfflineTTS speaks a placeholder tone signal instead of "
-        "words; install it with `apt-get install espeak-ng`",
-        binary,
-    )
