@@ -344,3 +344,34 @@ async def test_registered_worker_that_cannot_reconnect_ends_run_with_the_cause()
         f"lost the connection to LiveKit at {url} and 1 reconnection failed "
         "(last: Connection refused)"
     )
+
+
+async def _unauthorized(request: web.Request) -> web.Response:
+    return web.Response(status=401, text="invalid token")
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_refuses_the_credentials_is_reported_with_its_status() -> None:
+    app = web.Application()
+    app.router.add_get("/agent", _unauthorized)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"ws://127.0.0.1:{runner.addresses[0][1]}"
+    reports: list[ConnectionFailed] = []
+    first = asyncio.Event()
+
+    def failed(report: ConnectionFailed) -> None:
+        reports.append(report)
+        first.set()
+
+    server = _connecting_server(url, on_connection_failed=failed)
+    running = asyncio.create_task(server.run())
+    try:
+        await asyncio.wait_for(first.wait(), timeout=60)  # a hang guard
+    finally:
+        await server.aclose()
+        await running
+        await runner.cleanup()
+    assert (reports[0].cause, reports[0].http_status) == ("HTTP 401 Unauthorized", 401)
