@@ -184,8 +184,9 @@ class WorkerServer(Protocol):
     async def aclose(self) -> None: ...
 
     def on(self, event: str, callback: Callable[..., Any]) -> Any:
-        """Subscribe to ``"worker_started"`` (emitted once ``run()`` begins connecting) and
-        ``"worker_registered"`` (called with the worker id and server info)."""
+        """Subscribe to ``"worker_started"`` (emitted once ``run()`` begins connecting; the
+        kernel's ``registration_timeout`` counts from it) and ``"worker_registered"`` (called
+        with the worker id and server info)."""
 
 
 @attrs.frozen
