@@ -132,11 +132,14 @@ def test_unreachable_server_is_named_with_its_cause_then_exit_1(
     assert_nothing_left_open(stderr)
 
 
-def test_sigterm_while_retrying_drains_and_exits_0(agents_dir: Path, refusing_url: str) -> None:
-    # the default bound is far off: the worker is still retrying when the signal comes
+def signalled_while_retrying(
+    agents_dir: Path, url: str, *signals: signal.Signals
+) -> tuple[int, str]:
+    """Start a worker, send ``signals`` once it has logged its first retry; its exit code and
+    stderr. The default bound is far off: the worker is still retrying when they come."""
     worker = subprocess.Popen(
         start_command(agents_dir),
-        env=worker_env(refusing_url),
+        env=worker_env(url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -146,19 +149,34 @@ def test_sigterm_while_retrying_drains_and_exits_0(agents_dir: Path, refusing_ur
         assert worker.stderr is not None
         for line in worker.stderr:
             seen.append(line)
-            if f"cannot reach LiveKit at {refusing_url}" in line:
+            if f"cannot reach LiveKit at {url}" in line:
                 break
         assert any("retrying in" in line for line in seen), "".join(seen)
-        worker.send_signal(signal.SIGTERM)
+        for sent in signals:
+            worker.send_signal(sent)
         _, rest = worker.communicate(timeout=PROCESS_TIMEOUT)
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-    stderr = "".join(seen) + rest
-    assert worker.returncode == 0, stderr
+    return worker.returncode, "".join(seen) + rest
+
+
+def test_sigterm_while_retrying_drains_and_exits_0(agents_dir: Path, refusing_url: str) -> None:
+    code, stderr = signalled_while_retrying(agents_dir, refusing_url, signal.SIGTERM)
+    assert code == 0, stderr
     assert "SIGTERM received: draining" in stderr
     assert levels(stderr, "ERROR") == [], stderr
+    assert_nothing_left_open(stderr)
+
+
+def test_second_signal_while_retrying_stops_at_once_with_nothing_unclosed(
+    agents_dir: Path, refusing_url: str
+) -> None:
+    # both arrive before the drain the first one starts can run: the serving task is cancelled
+    code, stderr = signalled_while_retrying(agents_dir, refusing_url, signal.SIGINT, signal.SIGTERM)
+    assert code == 1, stderr
+    assert "SIGTERM received again: stopping now" in stderr
     assert_nothing_left_open(stderr)
 
 
