@@ -8,19 +8,26 @@ real AgentServer (unregistered, with fake jobs, so no server is needed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import inspect
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from aiohttp import web
 from livekit.agents import AgentServer, JobContext, JobProcess, get_job_context
 from livekit.agents.ipc.proc_pool import ProcPool
+from livekit.protocol import agent
 
 from openrtc import livekit_adapter
 from openrtc.livekit_adapter import (
     PRIVATE_NAMES_USED,
     SIGNATURE_PARAMS_USED,
     SUPPORTED_RANGE,
+    ConnectionFailed,
+    ConnectionLostError,
     CoroutineJobPool,
     JobEnded,
     LiveKitVersionError,
@@ -231,3 +238,140 @@ async def test_process_server_keeps_livekits_own_pool() -> None:
     finally:
         await server.aclose()
         await worker
+
+
+# The connection loop the adapter's server owns, against real sockets on loopback: a bound
+# socket that does not listen refuses every connection, and a few lines of aiohttp stand in
+# for the one LiveKit endpoint a worker registers on.
+
+
+@contextlib.contextmanager
+def refusing_url() -> Iterator[str]:
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield f"ws://127.0.0.1:{bound.getsockname()[1]}"
+
+
+def _connecting_server(url: str, **options: Any) -> AgentServer:
+    return build_server(
+        ServerOptions(
+            isolation="coroutine",
+            entrypoint_fnc=_noop,
+            ws_url=url,
+            api_key="contract-key",
+            api_secret="contract-secret-of-at-least-32-bytes",
+            http_host="127.0.0.1",
+            load_fnc=lambda: 0.0,
+            **options,
+        )
+    )
+
+
+@pytest.mark.asyncio
+async def test_each_failed_connection_is_reported_with_url_and_cause() -> None:
+    reports: list[ConnectionFailed] = []
+    two = asyncio.Event()
+
+    def failed(report: ConnectionFailed) -> None:
+        reports.append(report)
+        if len(reports) == 2:
+            two.set()
+
+    with refusing_url() as url:
+        server = _connecting_server(url, on_connection_failed=failed)
+        running = asyncio.create_task(server.run())
+        try:
+            await asyncio.wait_for(two.wait(), timeout=60)  # a hang guard, not a speed claim
+            # livekit's health check still answers OK while the worker retries
+            assert server._connection_failed is False
+        finally:
+            await server.aclose()
+            await running
+    assert [
+        (r.url, r.cause, r.http_status, r.attempt, r.retry_in, r.reconnecting, r.give_up_after)
+        for r in reports
+    ] == [
+        (url, "Connection refused", None, 1, 1.0, False, None),
+        (url, "Connection refused", None, 2, 2.0, False, None),
+    ]
+
+
+async def _one_registration(request: web.Request) -> web.WebSocketResponse:
+    """Accept one worker's registration, then drop the connection."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    registration = agent.WorkerMessage()
+    registration.ParseFromString(await ws.receive_bytes())
+    assert registration.HasField("register")
+    answer = agent.ServerMessage()
+    answer.register.worker_id = "W_contract"
+    await ws.send_bytes(answer.SerializeToString())
+    await ws.close()
+    return ws
+
+
+@pytest.mark.asyncio
+async def test_registered_worker_that_cannot_reconnect_ends_run_with_the_cause() -> None:
+    app = web.Application()
+    app.router.add_get("/agent", _one_registration)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"ws://127.0.0.1:{port}"
+    reports: list[ConnectionFailed] = []
+    registered: list[str] = []
+
+    def lost(report: ConnectionFailed) -> None:
+        reports.append(report)
+
+    server = _connecting_server(url, on_connection_failed=lost, reconnect_attempts=1)
+    server.on("worker_registered", lambda worker_id, *_: registered.append(worker_id))
+    # the server goes away for good once it has registered the worker
+    server.on("worker_registered", lambda *_: asyncio.ensure_future(runner.cleanup()))
+    try:
+        with pytest.raises(ConnectionLostError) as raised:
+            await asyncio.wait_for(server.run(), timeout=60)  # a hang guard
+        assert server._connection_failed is True
+    finally:
+        await server.aclose()
+        await runner.cleanup()
+    assert registered == ["W_contract"]
+    assert [(r.attempt, r.reconnecting, r.give_up_after) for r in reports] == [(1, True, 1)]
+    assert reports[0].cause == "worker connection closed unexpectedly"
+    assert str(raised.value) == (
+        f"lost the connection to LiveKit at {url} and 1 reconnection failed "
+        "(last: Connection refused)"
+    )
+
+
+async def _unauthorized(request: web.Request) -> web.Response:
+    return web.Response(status=401, text="invalid token")
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_refuses_the_credentials_is_reported_with_its_status() -> None:
+    app = web.Application()
+    app.router.add_get("/agent", _unauthorized)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"ws://127.0.0.1:{runner.addresses[0][1]}"
+    reports: list[ConnectionFailed] = []
+    first = asyncio.Event()
+
+    def failed(report: ConnectionFailed) -> None:
+        reports.append(report)
+        first.set()
+
+    server = _connecting_server(url, on_connection_failed=failed)
+    running = asyncio.create_task(server.run())
+    try:
+        await asyncio.wait_for(first.wait(), timeout=60)  # a hang guard
+    finally:
+        await server.aclose()
+        await running
+        await runner.cleanup()
+    assert (reports[0].cause, reports[0].http_status) == ("HTTP 401 Unauthorized", 401)

@@ -61,6 +61,16 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, str | None, Any, Any
         0,
     ),
     ("drain_timeout", {"drain_timeout": 5}, {}, "OPENRTC_DRAIN_TIMEOUT", None, "2.5", 2.5),
+    ("registration_timeout", {}, {}, "OPENRTC_REGISTRATION_TIMEOUT", None, None, 60.0),
+    (
+        "registration_timeout",
+        {"registration_timeout": 5},
+        {},
+        "OPENRTC_REGISTRATION_TIMEOUT",
+        "0",
+        None,
+        0.0,
+    ),
     ("routers", {"routers": ["fallback"]}, {}, "OPENRTC_ROUTERS", None, None, ("fallback",)),
     (
         "routers",

@@ -41,6 +41,7 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "max_concurrent_sessions": ("7", "7"),
         "consecutive_failure_limit": ("2", "2"),
         "drain_timeout": ("12.5", "12.5"),
+        "registration_timeout": ("45", "45.0"),
         "routers": ("metadata, fallback", "metadata,fallback"),
         "dispatch_name": ("flags-e2e", "flags-e2e"),
         "metrics_interval": ("0.5", "0.5"),

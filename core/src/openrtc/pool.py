@@ -49,6 +49,8 @@ class AgentPool:
     :param max_concurrent_sessions: sessions per worker before LiveKit sees it as full.
     :param consecutive_failure_limit: failed sessions in a row before the worker drains.
     :param drain_timeout: seconds live sessions get to finish when the worker drains.
+    :param registration_timeout: seconds a starting worker retries reaching LiveKit before
+        ``serve()`` gives up with ``LiveKitConnectionError`` (0: retry forever).
     :param routers: explicit router chain, in order (default: every router by priority).
     :param dispatch_name: the name the worker registers with LiveKit for explicit dispatch
         (livekit's ``agent_name``); empty means automatic dispatch to every new room.
@@ -72,6 +74,7 @@ class AgentPool:
         max_concurrent_sessions: int | None = None,
         consecutive_failure_limit: int | None = None,
         drain_timeout: float | None = None,
+        registration_timeout: float | None = None,
         routers: Sequence[str] | None = None,
         dispatch_name: str | None = None,
         metrics_interval: float | None = None,
@@ -91,6 +94,7 @@ class AgentPool:
             "max_concurrent_sessions": max_concurrent_sessions,
             "consecutive_failure_limit": consecutive_failure_limit,
             "drain_timeout": drain_timeout,
+            "registration_timeout": registration_timeout,
             "routers": routers,
             "dispatch_name": dispatch_name,
             "metrics_interval": metrics_interval,
@@ -142,6 +146,10 @@ class AgentPool:
     @property
     def drain_timeout(self) -> float:
         return float(self.settings["drain_timeout"])
+
+    @property
+    def registration_timeout(self) -> float:
+        return float(self.settings["registration_timeout"])
 
     @property
     def routers(self) -> tuple[str, ...]:

@@ -63,6 +63,16 @@ DRAIN_TIMEOUT = Setting(
     "Seconds live sessions get to finish on drain before they are cancelled.",
     minimum=0,
 )
+REGISTRATION_TIMEOUT = Setting(
+    "registration_timeout",
+    "float",
+    60.0,
+    "Seconds a starting worker retries reaching LiveKit before it exits 1 naming the URL "
+    "(0: retry forever). 60 covers a server started alongside it (docker compose up), yet a "
+    "wrong URL fails the deploy within a minute. Counted from the first attempt; a worker "
+    "that has registered reconnects on its own.",
+    minimum=0,
+)
 ROUTERS = Setting(
     "routers",
     "list",
@@ -112,6 +122,7 @@ KERNEL_SETTINGS = (
     MAX_CONCURRENT_SESSIONS,
     CONSECUTIVE_FAILURE_LIMIT,
     DRAIN_TIMEOUT,
+    REGISTRATION_TIMEOUT,
     ROUTERS,
     DISPATCH_NAME,
     METRICS_INTERVAL,

@@ -129,6 +129,40 @@ class JobEnded:
     succeeded: bool
 
 
+class ConnectionFailure(Protocol):
+    """Reported by a worker server after each failed attempt to reach LiveKit and register,
+    before it tries again (livekit's adapter reports ``openrtc.livekit_adapter``'s
+    ``ConnectionFailed``)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def cause(self) -> str:
+        """What went wrong, in a few words: "Connection refused", "HTTP 401 Unauthorized"."""
+
+    @property
+    def http_status(self) -> int | None:
+        """The HTTP status the server answered with, when it answered one."""
+
+    @property
+    def attempt(self) -> int:
+        """Failed attempts in a row, 1 for the first."""
+
+    @property
+    def retry_in(self) -> float:
+        """Seconds until the next attempt."""
+
+    @property
+    def reconnecting(self) -> bool:
+        """True when the worker had registered before and lost the connection."""
+
+    @property
+    def give_up_after(self) -> int | None:
+        """Failed attempts after which the server stops by itself; None while it keeps trying
+        (before the first registration the kernel bounds it: ``registration_timeout``)."""
+
+
 @attrs.frozen
 class WorkerSpec:
     """Everything an isolation mode needs to build the worker for a pool."""
@@ -148,6 +182,12 @@ class WorkerSpec:
     settings: Settings
     devmode: bool = False
     http_port: int = 0
+    on_connection_failed: Callable[[ConnectionFailure], None] | None = attrs.field(
+        default=None, eq=False
+    )
+    """Call after each failed attempt to reach LiveKit; before the first registration the
+    server keeps retrying until it is closed (the kernel closes it at ``registration_timeout``).
+    """
 
 
 @runtime_checkable
@@ -162,7 +202,9 @@ class WorkerServer(Protocol):
     async def aclose(self) -> None: ...
 
     def on(self, event: str, callback: Callable[..., Any]) -> Any:
-        """Subscribe to ``"worker_registered"`` (called with the worker id and server info)."""
+        """Subscribe to ``"worker_started"`` (emitted once ``run()`` begins connecting; the
+        kernel's ``registration_timeout`` counts from it) and ``"worker_registered"`` (called
+        with the worker id and server info)."""
 
 
 @attrs.frozen

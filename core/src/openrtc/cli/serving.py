@@ -95,7 +95,7 @@ def run_worker(
     join: RoomJoin | None = None,
 ) -> int:
     """Run until drained or stopped; the exit code is 0 after a clean drain."""
-    from openrtc.pool_runtime import ConfigurationError
+    from openrtc.pool_runtime import ConfigurationError, LiveKitConnectionError
     from openrtc.room_join import RoomJoinError
 
     try:
@@ -107,6 +107,9 @@ def run_worker(
     except ConfigurationError as exc:
         logger.error("%s", exc)
         return 2
+    except LiveKitConnectionError as exc:
+        logger.error("%s", exc)
+        return 1
     except RoomJoinError:
         return 1  # already logged where it happened
     except asyncio.CancelledError:

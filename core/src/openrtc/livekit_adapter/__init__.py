@@ -4,6 +4,8 @@ livekit-agents has no public way to run a job as a task on the worker's own even
 package supplies one (`CoroutineJobPool`, `CoroutineJobExecutor`) and a `build_server` that
 picks it or livekit's own process pool, adjusted so that a job process can report its job's
 failure through its exit code (`report_job_failure`) and keeps its own warm-process count.
+The server also retries its connection to LiveKit itself and reports every failed attempt
+(`ConnectionFailed`, naming the URL and the cause), where livekit's own loop logs neither.
 Importing the package first checks that the installed livekit-agents is in `SUPPORTED_RANGE`
 and still has every name in `PRIVATE_NAMES_USED`, and raises `LiveKitVersionError` (an
 ImportError) naming what is wrong otherwise.
@@ -22,6 +24,7 @@ from .version import (
 LIVEKIT_AGENTS_VERSION = check_livekit_compat()
 
 # imported only after the check: these modules bind private livekit names at import time
+from .connection import ConnectionFailed  # noqa: E402
 from .coroutine_executor import CoroutineJobExecutor  # noqa: E402
 from .coroutine_pool import CoroutineJobPool  # noqa: E402
 from .process_pool import (  # noqa: E402
@@ -31,6 +34,7 @@ from .process_pool import (  # noqa: E402
 )
 from .server import (  # noqa: E402
     ISOLATIONS,
+    ConnectionLostError,
     Isolation,
     JobEnded,
     ServerOptions,
@@ -46,6 +50,8 @@ __all__ = [
     "PRIVATE_NAMES_USED",
     "SIGNATURE_PARAMS_USED",
     "SUPPORTED_RANGE",
+    "ConnectionFailed",
+    "ConnectionLostError",
     "CoroutineJobExecutor",
     "CoroutineJobPool",
     "Isolation",

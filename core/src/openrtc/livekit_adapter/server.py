@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -11,6 +13,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
 
+from .connection import RECONNECT_ATTEMPTS, ConnectionFailed, describe_error, retry_delay
 from .coroutine_pool import CoroutineJobPool
 from .process_pool import adopt_process_pool
 
@@ -20,6 +23,17 @@ Isolation = Literal["coroutine", "process"]
 ISOLATIONS: tuple[Isolation, ...] = ("coroutine", "process")
 # attribute keys LiveKit reserves and adds to an agent's attributes itself
 LIVEKIT_PREFIX = "lk."
+
+# livekit's connection loop without its log-and-reraise decorator (which would log a traceback
+# for every failed attempt); `_OpenRTCAgentServer._connection_task` runs it one connection at a
+# time
+_livekit_connection_loop: Callable[[AgentServer], Awaitable[None]] = getattr(  # noqa: B009
+    AgentServer._connection_task, "__wrapped__"
+)
+
+
+class ConnectionLostError(RuntimeError):
+    """A worker that had registered lost LiveKit and could not reconnect; ends ``run()``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +70,12 @@ class ServerOptions:
     session_end_fnc: Callable[[JobContext], Awaitable[None]] | None = None
     load_fnc: Callable[[], float] | None = None
     on_job_ended: Callable[[JobEnded], None] | None = None
+    on_connection_failed: Callable[[ConnectionFailed], None] | None = None
+    """Called after each failed attempt to connect to LiveKit, before the retry. Before the
+    first registration the server retries until it is closed: the caller bounds that."""
+    reconnect_attempts: int = RECONNECT_ATTEMPTS
+    """Once registered, failed reconnections in a row after which `run()` raises
+    `ConnectionLostError`."""
     agent_name: str = ""
     ws_url: str | None = None
     api_key: str | None = None
@@ -87,6 +107,8 @@ class _OpenRTCAgentServer(AgentServer):
     before it ever starts, so no process is spawned); in process mode it keeps livekit's pool,
     adjusted by `adopt_process_pool` (job failures become exit codes; its own warm-process
     count). Either way it subscribes the job-ended report to the kept pool.
+
+    It also owns the retrying of the connection to LiveKit (`_connection_task`).
     """
 
     def __init__(
@@ -95,13 +117,22 @@ class _OpenRTCAgentServer(AgentServer):
         isolation: Isolation,
         on_job_ended: Callable[[JobEnded], None] | None,
         warm_processes: int | None = None,
+        on_connection_failed: Callable[[ConnectionFailed], None] | None = None,
+        reconnect_attempts: int = RECONNECT_ATTEMPTS,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        # livekit's own loop stops at its first failed connection; _connection_task retries
+        super().__init__(max_retry=0, **kwargs)
         self._openrtc_isolation: Isolation = isolation
         self._openrtc_on_job_ended = on_job_ended
         self._openrtc_warm_processes = warm_processes
         self._openrtc_pool: ProcPool | CoroutineJobPool | None = None
+        # the URL livekit connects to, resolved as its constructor resolves it
+        self._openrtc_url: str = kwargs.get("ws_url") or os.environ.get("LIVEKIT_URL") or ""
+        self._openrtc_on_connection_failed = on_connection_failed
+        self._openrtc_reconnect_attempts = reconnect_attempts
+        self._openrtc_registrations = 0
+        self.on("worker_registered", self._count_registration)
 
     @property
     def isolation(self) -> Isolation:
@@ -129,6 +160,71 @@ class _OpenRTCAgentServer(AgentServer):
         """The coroutine pool while running in coroutine mode, else None."""
         pool = self._openrtc_pool
         return pool if isinstance(pool, CoroutineJobPool) else None
+
+    def _count_registration(self, *_: Any) -> None:
+        self._openrtc_registrations += 1
+
+    async def _connection_task(self) -> None:
+        """livekit's connection loop, one connection at a time, retried on openrtc's terms.
+
+        Built with `max_retry=0`, livekit's loop raises RuntimeError at its first failed
+        connection, whether it never registered or a registered connection broke, with that
+        attempt's own error as the RuntimeError's context (it raises `from None` inside its
+        handler); it returns only when the server is closing. Each failure is reported, then
+        retried after `retry_delay`: before the first registration until the server is closed
+        (the caller bounds that), afterwards up to `reconnect_attempts` times in a row.
+        """
+        failures = 0
+        while True:
+            registrations = self._openrtc_registrations
+            try:
+                await _livekit_connection_loop(self)
+                return
+            except RuntimeError as gave_up:
+                error = gave_up.__context__
+            # livekit's health check answers 503 once its loop has given up; this one has not
+            self._connection_failed = False
+            if self._openrtc_registrations > registrations:
+                failures = 0  # it registered on this connection, which then broke
+            failures += 1
+            cause, status = describe_error(error)
+            reconnecting = self._openrtc_registrations > 0
+            if reconnecting and failures > self._openrtc_reconnect_attempts:
+                self._connection_failed = True
+                tried = self._openrtc_reconnect_attempts
+                raise ConnectionLostError(
+                    f"lost the connection to LiveKit at {self._openrtc_url} and "
+                    f"{tried} {'reconnection' if tried == 1 else 'reconnections'} failed "
+                    f"(last: {cause})"
+                ) from error
+            delay = retry_delay(failures)
+            self._report_connection_failed(
+                ConnectionFailed(
+                    url=self._openrtc_url,
+                    cause=cause,
+                    http_status=status,
+                    attempt=failures,
+                    retry_in=delay,
+                    reconnecting=reconnecting,
+                    give_up_after=self._openrtc_reconnect_attempts if reconnecting else None,
+                )
+            )
+            await asyncio.sleep(delay)
+
+    def _report_connection_failed(self, failure: ConnectionFailed) -> None:
+        if self._openrtc_on_connection_failed is None:
+            logger.warning(
+                "cannot connect to LiveKit at %s (%s); retrying in %g s (attempt %d)",
+                failure.url,
+                failure.cause,
+                failure.retry_in,
+                failure.attempt,
+            )
+            return
+        try:
+            self._openrtc_on_connection_failed(failure)
+        except Exception:  # logged: the connection must still be retried
+            logger.exception("on_connection_failed callback failed")
 
     def _report_job_ended(self, executor: JobExecutor) -> None:
         info = executor.running_job
@@ -184,6 +280,8 @@ def build_server(options: ServerOptions) -> AgentServer:
         isolation=options.isolation,
         on_job_ended=options.on_job_ended,
         warm_processes=options.warm_processes if options.isolation == "process" else None,
+        on_connection_failed=options.on_connection_failed,
+        reconnect_attempts=options.reconnect_attempts,
         **kwargs,
     )
     server.rtc_session(

@@ -65,6 +65,14 @@ PRIVATE_NAMES_USED: tuple[str, ...] = (
     "livekit.agents.utils.http_context._close_http_ctx",
     # the room name must be readable before connect(), as livekit's job process arranges
     "livekit.rtc.room.Room._info",
+    # the connection loop: overridden, so that openrtc decides when to retry and can say why;
+    # livekit's own loop, unwrapped from its log-and-reraise decorator, runs one connection
+    # at a time (built with max_retry=0 it raises at its first failure, from inside the
+    # handler that caught the attempt's error, which the RuntimeError keeps as __context__)
+    "livekit.agents.worker.AgentServer._connection_task",
+    "livekit.agents.worker.AgentServer._connection_task.__wrapped__",
+    # the health check answers 503 while it is set; livekit's loop sets it when it gives up
+    "livekit.agents.worker.AgentServer._connection_failed",
 )
 
 # Keyword parameters the adapter passes to private or internal constructors.

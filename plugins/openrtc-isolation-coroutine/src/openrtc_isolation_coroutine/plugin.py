@@ -24,6 +24,7 @@ def build_coroutine_server(spec: WorkerSpec) -> Any:
             setup_fnc=spec.prewarm,
             load_fnc=spec.load,
             on_job_ended=job_end_reporter(spec.on_job_ended),
+            on_connection_failed=spec.on_connection_failed,
             agent_name=spec.settings["dispatch_name"],
             ws_url=spec.ws_url,
             api_key=spec.api_key,
