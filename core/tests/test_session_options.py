@@ -38,7 +38,7 @@ def kwargs_for(pool: AgentPool, agent: str) -> dict[str, Any]:
     spec = SessionSpec(
         agent=agent, job_id="J", room_name="r", userdata={}, settings=resolve([], env={})
     )
-    return pool._runtime.handlers.session_kwargs(pool.get(agent), spec)
+    return pool._runtime.handlers.plan(pool.get(agent), spec).session_kwargs
 
 
 BLOCKED = ["openrtc-prewarm-livekit"]  # its VAD defaults are not what these tests look at
@@ -117,6 +117,6 @@ def test_prewarm_plugin_contributes_vad_and_turn_handling() -> None:
     pool = AgentPool()
     pool.add("a", Echo)
     spec = SessionSpec(agent="a", job_id="J", room_name="r", userdata={}, settings=pool.settings)
-    kwargs = pool._runtime.handlers.session_kwargs(pool.get("a"), spec)
+    kwargs = pool._runtime.handlers.plan(pool.get("a"), spec).session_kwargs
     assert "vad" in kwargs
     assert kwargs["turn_handling"]["interruption"] == {"mode": "vad"}

@@ -15,8 +15,9 @@ import attrs
 
 from openrtc import events
 from openrtc.config import AgentConfig
-from openrtc.routing import RouterChain, UnknownAgentError
-from openrtc.session import PoolDefaults, assemble, combine_plugin_layer, greeting_for
+from openrtc.routing import NAMED, RouterChain, UnknownAgentError, decide_agent
+from openrtc.session import PoolDefaults
+from openrtc.sessions import SessionPlan, build_session, plan_session, start_session
 from openrtc.settings import Settings
 from openrtc.strategies import (
     AdmissionRequest,
@@ -69,16 +70,6 @@ def job_end_reporter(report: Callable[[JobEnded], None]) -> Callable[[Any], None
     return on_job_ended
 
 
-@attrs.frozen
-class SessionPlan:
-    """What one session of an agent is built from: ``AgentSession(**session_kwargs)``, then
-    ``start(agent=agent.agent_cls())``, then a reply to ``greeting`` if there is one."""
-
-    agent: AgentConfig
-    session_kwargs: dict[str, Any]
-    greeting: str | None
-
-
 @attrs.define
 class JobHandlers:
     """The functions an isolation mode calls; one instance per running pool."""
@@ -113,9 +104,17 @@ class JobHandlers:
 
     # -- before accept --------------------------------------------------------------------
 
-    def route_request(
-        self, job_id: str, room_name: str, job_md: str, room_md: str
+    def decide(
+        self,
+        job_id: str,
+        room_name: str,
+        job_md: str,
+        room_md: str,
+        *,
+        agent: str | None = None,
+        named_by: str = NAMED,
     ) -> RouteDecision:
+        """This pool's routing decision for a job (see ``routing.decide_agent``)."""
         request = RouteRequest(
             job_id=job_id,
             room_name=room_name,
@@ -123,7 +122,7 @@ class JobHandlers:
             room_metadata=room_md,
             agents=tuple(self.agents),
         )
-        return self.chain.decide(request)
+        return decide_agent(self.chain, request, agent=agent, named_by=named_by)
 
     def admission_reason(
         self, job_id: str, room: str, agent: str, *, state: WorkerState | None = None
@@ -148,12 +147,13 @@ class JobHandlers:
         job_md: str,
         room_md: str,
         *,
+        agent: str | None = None,
         state: WorkerState | None = None,
     ) -> JobVerdict:
         """Route, then admit: what the worker does with this request. Changes nothing, so
         ``AgentPool.check_job`` can ask the same question the request handler asks."""
         try:
-            decision = self.route_request(job_id, room, job_md, room_md)
+            decision = self.decide(job_id, room, job_md, room_md, agent=agent)
         except (RoutingError, UnknownAgentError) as exc:
             return JobVerdict(decision=None, rejected_by="routing", reason=str(exc))
         rejection = self.admission_reason(job_id, room, decision.agent, state=state)
@@ -222,21 +222,11 @@ class JobHandlers:
     def prewarm(self, proc: Any) -> None:
         self.host.hook.openrtc_prewarm(proc=proc, settings=self.settings)
 
-    def session_kwargs(self, config: AgentConfig, spec: SessionSpec) -> dict[str, Any]:
-        defaults = combine_plugin_layer(
-            self.host.call_each("openrtc_session_defaults", session=spec),
-            "openrtc_session_defaults",
-        )
-        overrides = combine_plugin_layer(
-            self.host.call_each("openrtc_session_overrides", session=spec),
-            "openrtc_session_overrides",
-        )
-        return assemble(
-            plugin_defaults=defaults, pool=self.defaults, agent=config, overrides=overrides
-        )
+    def plan(self, config: AgentConfig, spec: SessionSpec) -> SessionPlan:
+        return plan_session(self.host, self.defaults, config, spec)
 
     def local_session(self, config: AgentConfig, proc: Any) -> SessionPlan:
-        """Prewarm ``proc`` and build the session of ``config`` as the entrypoint would, for
+        """Prewarm ``proc`` and plan the session of ``config`` as the entrypoint would, for
         running it outside a worker (``openrtc console``)."""
         self.prewarm(proc)
         spec = SessionSpec(
@@ -246,11 +236,7 @@ class JobHandlers:
             userdata=proc.userdata,
             settings=self.settings,
         )
-        return SessionPlan(
-            agent=config,
-            session_kwargs=self.session_kwargs(config, spec),
-            greeting=greeting_for(self.defaults, config),
-        )
+        return self.plan(config, spec)
 
     async def entrypoint(self, ctx: Any) -> None:
         """livekit job entrypoint: build the session for the routed agent and greet."""
@@ -261,15 +247,13 @@ class JobHandlers:
             raise
 
     async def _run_session(self, ctx: Any) -> None:
-        from livekit.agents import AgentSession
-
         from openrtc.livekit_adapter import accept_attributes
 
         decision = decision_from_attributes(accept_attributes(ctx))
         if decision is None:
             # jobs that never went through the request handler (console, simulated jobs)
             job = ctx.job
-            decision = self.route_request(job.id, job.room.name, job.metadata, job.room.metadata)
+            decision = self.decide(job.id, job.room.name, job.metadata, job.room.metadata)
         config = self.agents.get(decision.agent)
         if config is None:
             raise UnknownAgentError(
@@ -282,12 +266,10 @@ class JobHandlers:
             userdata=ctx.proc.userdata,
             settings=self.settings,
         )
-        session: Any = AgentSession(**self.session_kwargs(config, spec))
+        plan = self.plan(config, spec)
+        session = build_session(plan)
         session.on("close", self._session_closed_handler(ctx, config.name))
-        await session.start(agent=config.agent_cls(), room=ctx.room)
-        greeting = greeting_for(self.defaults, config)
-        if greeting:
-            session.generate_reply(instructions=greeting)
+        await start_session(session, plan, room=ctx.room)
 
     def _session_closed_handler(self, ctx: Any, agent: str) -> Callable[[Any], None]:
         """A session livekit closes on an unrecoverable error (its STT, LLM or TTS kept

@@ -17,8 +17,8 @@ from openrtc.session import PoolDefaults
 from openrtc.strategies import JobVerdict, WorkerState
 
 if TYPE_CHECKING:
-    from openrtc.jobs import SessionPlan
     from openrtc.room_join import RoomJoin
+    from openrtc.sessions import SessionPlan
     from openrtc.settings import Settings
 
 logger = logging.getLogger("openrtc.pool")
@@ -298,16 +298,18 @@ class AgentPool:
         *,
         job_metadata: str = "",
         room_metadata: str = "",
+        agent: str | None = None,
         state: WorkerState | None = None,
     ) -> JobVerdict:
         """What this pool's worker would do with a job for ``room``, without running it.
 
         The request handler's own routing chain and admission rules answer; nothing is counted
-        or emitted. ``state`` replaces the live counters the rules read, to ask "and with two
-        dental calls live?"; by default the pool's current counters are used.
+        or emitted. ``agent`` names the agent instead of asking the routers (as ``connect
+        --agent`` does). ``state`` replaces the live counters the rules read, to ask "and with
+        two dental calls live?"; by default the pool's current counters are used.
         """
         return self._runtime.handlers.verdict(
-            "check", room, job_metadata, room_metadata, state=state
+            "check", room, job_metadata, room_metadata, agent=agent, state=state
         )
 
     async def serve(

@@ -148,19 +148,14 @@ class RoomJoiner:
 
     def decide(self, room_name: str, room_metadata: str) -> RouteDecision:
         """The one routing decision for the room's job."""
-        agents = tuple(self.handlers.agents)
-        if self.join.agent is not None:
-            if self.join.agent not in agents:
-                raise RoomJoinError(
-                    f"agent '{self.join.agent}' is not registered; registered: "
-                    f"{', '.join(agents) or 'none'}"
-                )
-            return RouteDecision(agent=self.join.agent, router=CONNECT_ROUTER)
         try:
             # the job id does not exist yet: livekit assigns it when the job launches
-            return self.handlers.route_request("", room_name, "", room_metadata)
+            return self.handlers.decide(
+                "", room_name, "", room_metadata, agent=self.join.agent, named_by=CONNECT_ROUTER
+            )
         except (RoutingError, UnknownAgentError) as exc:
-            raise RoomJoinError(f"{exc}; choose the agent with --agent") from None
+            fix = "" if self.join.agent is not None else "; choose the agent with --agent"
+            raise RoomJoinError(f"{exc}{fix}") from None
 
     async def _room_info(self) -> Any:
         from livekit import api

@@ -38,6 +38,28 @@ def select(kind: str, name: str, available: Mapping[str, object], *, setting: st
     raise UnknownStrategyError(f"{kind} '{name}' is not installed (installed: {installed}); {fix}")
 
 
+NAMED = "named"
+"""The router name recorded when the caller named the agent (``connect --agent``, console)."""
+
+
+def decide_agent(
+    chain: RouterChain, request: RouteRequest, *, agent: str | None = None, named_by: str = NAMED
+) -> RouteDecision:
+    """Decide a job's agent: the one place that does it, for every way a job starts.
+
+    ``agent``, when given, is the caller's choice and only has to be registered; otherwise the
+    router chain decides. Raises ``UnknownAgentError`` naming the registered agents, or
+    ``RoutingError`` for malformed routing input.
+    """
+    if agent is None:
+        return chain.decide(request)
+    if agent not in request.agents:
+        raise UnknownAgentError(
+            f"agent '{agent}' is not registered; registered: {', '.join(request.agents) or 'none'}"
+        )
+    return RouteDecision(agent=agent, router=named_by)
+
+
 class RouterChain:
     """Routers in the order they are asked; the first non-``None`` answer wins."""
 

@@ -81,11 +81,10 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
 
         _configure_logging(log_level)
         pool = build_pool(ctx, agents_dir, agents_dir_option, flags)
-        registered = pool.list_agents()
-        if agent is not None and agent not in registered:
-            raise _fail(
-                f"agent '{agent}' is not registered; registered: {', '.join(registered) or 'none'}"
-            )
+        if agent is not None:
+            routed = pool.check_job(room, agent=agent)
+            if routed.rejected_by == "routing":
+                raise _fail(routed.reason or f"agent '{agent}' cannot serve room '{room}'")
         from openrtc.cli.serving import run_worker
         from openrtc.room_join import RoomJoin
 

@@ -54,10 +54,9 @@ def choose_agent(pool: "AgentPool", name: str | None) -> str:
     """The agent named by ``--agent``, or the only registered one; a one-line error otherwise."""
     registered = pool.list_agents()
     if name is not None:
-        if name not in registered:
-            raise _fail(
-                f"agent '{name}' is not registered; registered: {', '.join(registered) or 'none'}"
-            )
+        routed = pool.check_job("console", agent=name)
+        if routed.rejected_by == "routing":
+            raise _fail(routed.reason or f"agent '{name}' cannot be used")
         return name
     if len(registered) == 1:
         return registered[0]

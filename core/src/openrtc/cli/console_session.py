@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from openrtc.jobs import SessionPlan
     from openrtc.pool import AgentPool
+    from openrtc.sessions import SessionPlan
 
 logger = logging.getLogger("openrtc.console")
 
@@ -135,9 +135,8 @@ def run_console(pool: AgentPool, agent: str, *, text: bool, offline: bool) -> in
 
 
 async def _console(pool: AgentPool, agent: str, *, text: bool, offline: bool) -> int:
-    from livekit.agents import AgentSession
-
     from openrtc.livekit_adapter import standalone_job_process
+    from openrtc.sessions import build_session, start_session
 
     console = Console(highlight=False, soft_wrap=True)
     try:
@@ -145,10 +144,11 @@ async def _console(pool: AgentPool, agent: str, *, text: bool, offline: bool) ->
     except Exception as exc:  # a plugin's prewarm or session hook: one line, not a traceback
         raise ConsoleError(f"cannot prepare agent '{agent}': {exc}") from exc
     kwargs, note = console_options(plan, text=text, offline=offline)
+    plan = plan.with_options(kwargs)
     interactive = sys.stdin.isatty()
     transcript = Transcript(console, echo_user=not interactive or not text)
     try:
-        session: Any = AgentSession(**kwargs)
+        session: Any = build_session(plan)
     except Exception as exc:  # e.g. a provider string whose plugin or key is missing
         raise ConsoleError(f"cannot build the session of agent '{agent}': {exc}") from exc
     mode = "text" if text else "audio"
@@ -173,10 +173,7 @@ async def _console(pool: AgentPool, agent: str, *, text: bool, offline: bool) ->
         session.input.audio = audio.input
         session.output.audio = audio.output
     try:
-        # capture_run: start() returns once what the agent's on_enter said is finished
-        await session.start(agent=plan.agent.agent_cls(), capture_run=True)
-        if plan.greeting:
-            await session.generate_reply(instructions=plan.greeting)
+        await start_session(session, plan, capture_run=True, await_greeting=True)
         if text:
             await _type_turns(session, console, interactive)
         else:

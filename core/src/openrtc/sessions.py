@@ -1,0 +1,78 @@
+"""Turning a routing decision into a live session: plan it, start it, greet.
+
+The worker's entrypoint and ``openrtc console`` both come here, so a session is built the same
+way wherever it runs: prewarmed userdata, every option layer and hook (``session.assemble``),
+``AgentSession(**options)``, ``start(agent=...)``, then a reply to the greeting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from openrtc.config import AgentConfig
+from openrtc.session import PoolDefaults, assemble, combine_plugin_layer, greeting_for
+from openrtc.strategies import SessionSpec
+
+if TYPE_CHECKING:
+    from openrtc.plugins import PluginHost
+
+
+@attrs.frozen
+class SessionPlan:
+    """What one session of an agent is built from: ``AgentSession(**session_kwargs)``, then
+    ``start(agent=agent.agent_cls())``, then a reply to ``greeting`` if there is one."""
+
+    agent: AgentConfig
+    session_kwargs: dict[str, Any]
+    greeting: str | None
+
+    def with_options(self, session_kwargs: dict[str, Any]) -> SessionPlan:
+        return attrs.evolve(self, session_kwargs=session_kwargs)
+
+
+def plan_session(
+    host: PluginHost, defaults: PoolDefaults, config: AgentConfig, spec: SessionSpec
+) -> SessionPlan:
+    """Assemble the options of one session of ``config``, plugin hooks included."""
+    plugin_defaults = combine_plugin_layer(
+        host.call_each("openrtc_session_defaults", session=spec), "openrtc_session_defaults"
+    )
+    overrides = combine_plugin_layer(
+        host.call_each("openrtc_session_overrides", session=spec), "openrtc_session_overrides"
+    )
+    options = assemble(
+        plugin_defaults=plugin_defaults, pool=defaults, agent=config, overrides=overrides
+    )
+    return SessionPlan(
+        agent=config, session_kwargs=options, greeting=greeting_for(defaults, config)
+    )
+
+
+def build_session(plan: SessionPlan) -> Any:
+    """The ``AgentSession`` of ``plan``, not started: attach handlers and I/O, then start it."""
+    from livekit.agents import AgentSession
+
+    return AgentSession(**plan.session_kwargs)
+
+
+async def start_session(
+    session: Any,
+    plan: SessionPlan,
+    *,
+    room: Any = None,
+    capture_run: bool = False,
+    await_greeting: bool = False,
+) -> None:
+    """Start ``session`` with a fresh instance of the plan's agent (in ``room`` if given),
+    then greet. ``capture_run`` returns once the agent's ``on_enter`` has finished;
+    ``await_greeting`` waits for the greeting's reply too (the console prints it in order)."""
+    start: dict[str, Any] = {"agent": plan.agent.agent_cls(), "capture_run": capture_run}
+    if room is not None:
+        start["room"] = room
+    await session.start(**start)
+    if plan.greeting:
+        reply = session.generate_reply(instructions=plan.greeting)
+        if await_greeting:
+            await reply
