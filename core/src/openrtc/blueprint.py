@@ -230,7 +230,7 @@ class SessionProcessFunctions:
                 # the handlers also mark a job failed after the entrypoint returned (a session
                 # closed on an error mid-call); the job's shutdown callbacks run before the
                 # process exits, so that reaches the exit code too
-                if ctx.job.id in handlers.failed_jobs:
+                if handlers.state.has_failed(ctx.job.id):
                     report_job_failure()
 
             ctx.add_shutdown_callback(report_if_failed)

@@ -82,17 +82,10 @@ class JobHandlers:
     defaults: PoolDefaults
     state: RuntimeState
     emit: Callable[[events.MetricsEvent], None]
-    failed_jobs: set[str] = attrs.field(factory=set)
-    """Jobs whose entrypoint raised. livekit reports them as succeeded (the job still shuts
-    down cleanly), so the kernel remembers them. In process isolation the entrypoint runs in
-    a job process and this set stays empty here: the job process exits non-zero instead."""
     extra_plugins: Mapping[str, object] = attrs.field(factory=dict)
     """The in-process plugins the pool was built with, for job processes to register too."""
     on_not_launched: Callable[[JobEnded], None] | None = None
     """Reports an accepted job that never launched, so no executor will ever report its end."""
-    launching: set[str] = attrs.field(factory=set)
-    """Jobs counted as active whose accept() has not returned: livekit holds a reserved slot
-    for each until it launched, and adds those slots to the load the worker reports."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Process isolation: livekit pickles the entrypoint and prewarm bound to these handlers
@@ -184,7 +177,7 @@ class JobHandlers:
             decision.router,
         )
         self.session_started(job.id, room, decision)
-        self.launching.add(job.id)
+        self.state.job_launching(job.id)
         try:
             await request.accept(
                 name=decision.agent,
@@ -198,7 +191,7 @@ class JobHandlers:
                 self.on_not_launched(JobEnded(job.id, room, decision.agent, succeeded=False))
             raise
         finally:
-            self.launching.discard(job.id)
+            self.state.job_launched(job.id)
 
     def session_started(self, job_id: str, room: str, decision: RouteDecision) -> None:
         """Count a routed job as started. Jobs the worker launches itself (``openrtc connect``)
@@ -243,7 +236,7 @@ class JobHandlers:
         try:
             await self._run_session(ctx)
         except BaseException:  # recorded, then re-raised for livekit's own handling
-            self.failed_jobs.add(ctx.job.id)
+            self.state.job_failed(ctx.job.id)
             raise
 
     async def _run_session(self, ctx: Any) -> None:
@@ -279,7 +272,7 @@ class JobHandlers:
         def on_close(event: Any) -> None:
             if getattr(event.reason, "value", event.reason) != "error":
                 return
-            self.failed_jobs.add(ctx.job.id)
+            self.state.job_failed(ctx.job.id)
             logger.error(
                 "session of agent '%s' in job %s failed mid-call (%s); ending the job",
                 agent,

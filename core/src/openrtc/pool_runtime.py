@@ -163,7 +163,7 @@ class PoolRuntime:
             },
             on_not_launched=runtime._job_ended,
         )
-        state._on_failure_limit = runtime._failure_limit_reached
+        state.on_failure_limit(runtime._failure_limit_reached)
         return runtime
 
     # -- metrics --------------------------------------------------------------------------
@@ -176,9 +176,7 @@ class PoolRuntime:
                 logger.exception("metrics exporter '%s' failed on %s", exporter.name, event.kind)
 
     def _job_ended(self, ended: JobEnded) -> None:
-        raised = ended.job_id in self.handlers.failed_jobs
-        self.handlers.failed_jobs.discard(ended.job_id)
-        outcome: events.Outcome = "succeeded" if ended.succeeded and not raised else "failed"
+        outcome = self.state.job_ended(ended.job_id, executor_succeeded=ended.succeeded)
         agent, duration = self.state.session_ended(ended.job_id, outcome)
         self.emit(
             events.SessionEnded(
@@ -199,7 +197,7 @@ class PoolRuntime:
         load for each of those itself, and counting them twice would refuse dispatches below
         the cap while job processes start."""
         state = self.state.worker_state()
-        launched = state.active_sessions - len(self.handlers.launching)
+        launched = state.active_sessions - self.state.launching_count
         own = max(launched, 0) / max(state.max_concurrent_sessions, 1)
         contributions = self.host.hook.openrtc_worker_load(state=state)
         value = max([own, *(float(c) for c in contributions if c is not None)])

@@ -38,7 +38,11 @@ class _Live:
 
 
 class RuntimeState:
-    """Counters for snapshots, admission and load; one per pool."""
+    """The one record of this worker's jobs: launching, live, ended (and how), rejected.
+
+    Everything else reads it through methods: admission and load (``worker_state``,
+    ``launching_count``), snapshots, and the supervisor (``on_failure_limit``).
+    """
 
     def __init__(
         self,
@@ -60,6 +64,8 @@ class RuntimeState:
         self.peak_active = 0
         """The most sessions that were ever live at once: the number to hold against the cap."""
         self.draining = False
+        self._launching: set[str] = set()
+        self._failed_in_job: set[str] = set()
 
     @property
     def active(self) -> int:
@@ -103,6 +109,37 @@ class RuntimeState:
             )
             self._on_failure_limit(self.consecutive_failures)
         return agent, duration
+
+    def on_failure_limit(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback`` when ``consecutive_failure_limit`` sessions failed in a row."""
+        self._on_failure_limit = callback
+
+    def job_launching(self, job_id: str) -> None:
+        """An accepted job whose launch is under way: livekit holds a reserved slot for it
+        (and counts that slot in the load it reports) until ``job_launched``."""
+        self._launching.add(job_id)
+
+    def job_launched(self, job_id: str) -> None:
+        self._launching.discard(job_id)
+
+    @property
+    def launching_count(self) -> int:
+        return len(self._launching)
+
+    def job_failed(self, job_id: str) -> None:
+        """The job's session failed where its executor cannot tell: the entrypoint raised, or
+        the session closed on an error mid-call. livekit still reports such a job as
+        succeeded, since it shut down cleanly, so the failure is remembered here."""
+        self._failed_in_job.add(job_id)
+
+    def has_failed(self, job_id: str) -> bool:
+        return job_id in self._failed_in_job
+
+    def job_ended(self, job_id: str, *, executor_succeeded: bool) -> Outcome:
+        """The outcome of a job whose executor finished; forgets its failure mark."""
+        failed_inside = job_id in self._failed_in_job
+        self._failed_in_job.discard(job_id)
+        return "succeeded" if executor_succeeded and not failed_inside else "failed"
 
     def session_rejected(self) -> None:
         self.rejected += 1
