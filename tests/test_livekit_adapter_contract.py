@@ -22,6 +22,7 @@ from livekit.agents.ipc.proc_pool import ProcPool
 from livekit.protocol import agent
 
 from openrtc import livekit_adapter
+from openrtc.job_runners import JobsAsTasks, JobsInProcesses
 from openrtc.livekit_adapter import (
     PRIVATE_NAMES_USED,
     SIGNATURE_PARAMS_USED,
@@ -29,7 +30,6 @@ from openrtc.livekit_adapter import (
     ConnectionFailed,
     ConnectionLostError,
     CoroutineJobPool,
-    JobEnded,
     LiveKitVersionError,
     ServerOptions,
     accept_attributes,
@@ -37,6 +37,7 @@ from openrtc.livekit_adapter import (
     check_livekit_compat,
 )
 from openrtc.livekit_adapter import version as adapter_version
+from openrtc.strategies import JobEnded
 
 
 @pytest.mark.parametrize("name", PRIVATE_NAMES_USED)
@@ -131,9 +132,9 @@ def test_missing_livekit_is_an_import_error(monkeypatch: pytest.MonkeyPatch) -> 
         check_livekit_compat()
 
 
-def test_unknown_isolation_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="use one of: coroutine, process"):
-        ServerOptions(isolation="thread", entrypoint_fnc=_noop)  # type: ignore[arg-type]
+def test_an_unknown_way_of_running_jobs_names_the_known_ones() -> None:
+    with pytest.raises(TypeError, match=r"use openrtc.job_runners.JobsAsTasks\(\) or JobsInProc"):
+        ServerOptions(jobs="thread", entrypoint_fnc=_noop)  # type: ignore[arg-type]
 
 
 async def _noop(ctx: JobContext) -> None:
@@ -190,7 +191,7 @@ async def test_coroutine_server_runs_fake_jobs_in_its_own_pool_and_drains(
     ended: list[JobEnded] = []
     server = build_server(
         ServerOptions(
-            isolation="coroutine",
+            jobs=JobsAsTasks(),
             entrypoint_fnc=_fake_job_entrypoint,
             setup_fnc=_setup,
             on_job_ended=ended.append,
@@ -217,7 +218,7 @@ async def test_coroutine_server_runs_fake_jobs_in_its_own_pool_and_drains(
     assert fresh_seen["bound"] is True
     assert fresh_seen["setup_calls"] == 1
     assert fresh_seen["attributes"] == {}
-    assert [(e.room_name, e.status) for e in ended] == [("contract-room", "success")]
+    assert [(e.room_name, e.succeeded) for e in ended] == [("contract-room", True)]
     assert server.active_jobs == []
 
 
@@ -225,7 +226,7 @@ async def test_coroutine_server_runs_fake_jobs_in_its_own_pool_and_drains(
 async def test_process_server_keeps_livekits_own_pool() -> None:
     server = build_server(
         ServerOptions(
-            isolation="process",
+            jobs=JobsInProcesses(),
             entrypoint_fnc=_noop,
             http_host="127.0.0.1",
             load_fnc=lambda: 0.0,
@@ -255,7 +256,7 @@ def refusing_url() -> Iterator[str]:
 def _connecting_server(url: str, **options: Any) -> AgentServer:
     return build_server(
         ServerOptions(
-            isolation="coroutine",
+            jobs=JobsAsTasks(),
             entrypoint_fnc=_noop,
             ws_url=url,
             api_key="contract-key",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 GOOD_ROUTER = """
-from openrtc.hookspecs import hookimpl
-from openrtc.strategies import Router
+from openrtc.plugin import hookimpl
+from openrtc.plugin import Router
 
 @hookimpl
 def openrtc_routers(settings):
@@ -17,7 +17,7 @@ import this_module_does_not_exist  # the plugin's own bug
 """
 
 MISSPELLED_HOOK = """
-from openrtc.hookspecs import hookimpl
+from openrtc.plugin import hookimpl
 
 @hookimpl
 def openrtc_routrs(settings):
@@ -27,7 +27,7 @@ def openrtc_routrs(settings):
 IMPORT_MARKER = """
 import os
 os.environ["FAKE_BLOCKED_PLUGIN_IMPORTED"] = "1"
-from openrtc.hookspecs import hookimpl
+from openrtc.plugin import hookimpl
 
 @hookimpl
 def openrtc_routers(settings):
@@ -37,8 +37,8 @@ def openrtc_routers(settings):
 
 def duplicate_router(name: str) -> str:
     return f"""
-from openrtc.hookspecs import hookimpl
-from openrtc.strategies import Router
+from openrtc.plugin import hookimpl
+from openrtc.plugin import Router
 
 @hookimpl
 def openrtc_routers(settings):

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from livekit import api, rtc
@@ -28,13 +28,13 @@ from openrtc_testing.dispatch import ServerAdmin, make_token
 from openrtc_testing.env import new_room_name
 from openrtc_testing.localserver import LocalLiveKitServer
 
+from openrtc.job_runners import JobsAsTasks, JobsInProcesses
 from openrtc.livekit_adapter import (
-    Isolation,
-    JobEnded,
     ServerOptions,
     accept_attributes,
     build_server,
 )
+from openrtc.strategies import JobEnded
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +48,9 @@ if _REPO_ROOT not in sys.path:
 WAIT_S = 90.0
 ROUTE_ATTRIBUTE = "openrtc.route"
 ADAPTER_LOGGER = "openrtc.livekit_adapter"
+Isolation = Literal["coroutine", "process"]
+# the adapter's two ways of running jobs, under the names the two isolation modes give them
+JOB_RUNNERS = {"coroutine": JobsAsTasks(), "process": JobsInProcesses(warm_processes=0)}
 
 # When a room closes, the server both disconnects the agent and sends the worker a job
 # termination; whichever reaches the job first names the shutdown. Both are the room ending.
@@ -222,7 +225,7 @@ def _server_options(
     isolation: Isolation, livekit_server: LocalLiveKitServer, **overrides: Any
 ) -> ServerOptions:
     options: dict[str, Any] = {
-        "isolation": isolation,
+        "jobs": JOB_RUNNERS[isolation],
         "entrypoint_fnc": scripted_entrypoint,
         "request_fnc": scripted_request,
         "setup_fnc": scripted_setup,
@@ -298,7 +301,7 @@ async def _run_scripted_jobs(
         await worker
         for caller in callers.values():
             await caller.disconnect()
-    by_room = {e.room_name: e.status for e in ended}
+    by_room = {e.room_name: "success" if e.succeeded else "failed" for e in ended}
     events = {s: _normalize(s, _read_events(files[s])) for s in SCENARIOS}
     return events, {s: by_room.get(rooms[s], "never reported") for s in SCENARIOS}
 
@@ -385,7 +388,7 @@ async def test_coroutine_pool_prewarms_once_and_runs_jobs_concurrently(
     assert prewarm_calls == [os.getpid()]
     assert _concurrency["max_active"] == _CONCURRENT_JOBS
     assert len(set(_concurrency["userdata_ids"])) == 1
-    assert [e.status for e in ended] == ["success"] * _CONCURRENT_JOBS
+    assert [e.succeeded for e in ended] == [True] * _CONCURRENT_JOBS
     assert all(task.cancelled() for task in _concurrency["forgotten"])
     leftovers = [
         r.getMessage() for r in caplog.records if "running after shutdown" in r.getMessage()

@@ -13,7 +13,7 @@ from openrtc_plugin_template import parse_caps
 from openrtc_testing import worker_state
 
 from openrtc import AgentPool
-from openrtc.settings import SettingError
+from openrtc.plugin import SettingError
 
 
 def test_parse_caps() -> None:

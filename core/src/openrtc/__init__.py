@@ -1,7 +1,7 @@
 """OpenRTC: many LiveKit voice agents in one worker.
 
-The public API is what this module exports; plugin authors also use ``openrtc.hookspecs``,
-``openrtc.strategies``, ``openrtc.settings`` and ``openrtc.events``.
+The public API is what this module exports; plugin authors import what they need from
+``openrtc.plugin`` and nothing else from the kernel.
 """
 
 import openrtc._earlier_openrtc  # noqa: F401  (refuses to run beside the earlier OpenRTC)

@@ -15,7 +15,14 @@ import attrs
 
 from openrtc import events
 from openrtc.config import AgentConfig
-from openrtc.routing import NAMED, RouterChain, UnknownAgentError, decide_agent
+from openrtc.routing import (
+    NAMED,
+    RouterChain,
+    UnknownAgentError,
+    decide_agent,
+    decision_attributes,
+    decision_from_attributes,
+)
 from openrtc.session import PoolDefaults
 from openrtc.sessions import SessionPlan, build_session, plan_session, start_session
 from openrtc.settings import Settings
@@ -36,38 +43,6 @@ if TYPE_CHECKING:
     from openrtc.runtime import RuntimeState
 
 logger = logging.getLogger("openrtc.jobs")
-
-AGENT_ATTRIBUTE = "openrtc.agent"
-ROUTER_ATTRIBUTE = "openrtc.router"
-
-
-def decision_attributes(decision: RouteDecision) -> dict[str, str]:
-    return {AGENT_ATTRIBUTE: decision.agent, ROUTER_ATTRIBUTE: decision.router}
-
-
-def decision_from_attributes(attributes: Mapping[str, str]) -> RouteDecision | None:
-    agent = attributes.get(AGENT_ATTRIBUTE)
-    if not agent:
-        return None
-    return RouteDecision(agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"))
-
-
-def job_end_reporter(report: Callable[[JobEnded], None]) -> Callable[[Any], None]:
-    """Adapt the livekit seam's end-of-job report (``accept_attributes``, ``status``) to the
-    kernel's ``JobEnded``, recovering the routed agent from the accept attributes."""
-
-    def on_job_ended(ended: Any) -> None:
-        decision = decision_from_attributes(ended.accept_attributes)
-        report(
-            JobEnded(
-                job_id=ended.job_id,
-                room_name=ended.room_name,
-                agent=decision.agent if decision else None,
-                succeeded=ended.status == "success",
-            )
-        )
-
-    return on_job_ended
 
 
 @attrs.define

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from openrtc.jobs import decision_attributes
-from openrtc.routing import UnknownAgentError
+from openrtc.routing import UnknownAgentError, decision_attributes
 from openrtc.strategies import RouteDecision, RoutingError
 
 if TYPE_CHECKING:

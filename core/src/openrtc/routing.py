@@ -20,6 +20,23 @@ FIRST_PARTY = {
 """Where each first-party strategy ships, so a missing one can name its ``pip install``."""
 
 
+# The decision travels with the job as the agent participant's attributes (set at accept)
+# and is read back by the entrypoint, so a job is routed once.
+AGENT_ATTRIBUTE = "openrtc.agent"
+ROUTER_ATTRIBUTE = "openrtc.router"
+
+
+def decision_attributes(decision: RouteDecision) -> dict[str, str]:
+    return {AGENT_ATTRIBUTE: decision.agent, ROUTER_ATTRIBUTE: decision.router}
+
+
+def decision_from_attributes(attributes: Mapping[str, str]) -> RouteDecision | None:
+    agent = attributes.get(AGENT_ATTRIBUTE)
+    if not agent:
+        return None
+    return RouteDecision(agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"))
+
+
 class UnknownStrategyError(LookupError):
     """A configured strategy name is not installed; the message lists what is."""
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from openrtc.hookspecs import hookimpl
+from openrtc.plugin import hookimpl
 
 
 @hookimpl

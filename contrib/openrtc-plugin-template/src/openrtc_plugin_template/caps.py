@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from openrtc.strategies import AdmissionRequest
+from openrtc.plugin import AdmissionRequest
 
 
 def parse_caps(items: Iterable[str]) -> dict[str, int]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Setting, Settings
-from openrtc.strategies import AdmissionRule
+from openrtc.plugin import AdmissionRule, Setting, Settings, hookimpl
 from openrtc_plugin_template.caps import caps_check, parse_caps
 
 

@@ -33,10 +33,7 @@ from .process_pool import (  # noqa: E402
     report_job_failure,
 )
 from .server import (  # noqa: E402
-    ISOLATIONS,
     ConnectionLostError,
-    Isolation,
-    JobEnded,
     ServerOptions,
     accept_attributes,
     build_server,
@@ -44,7 +41,6 @@ from .server import (  # noqa: E402
 from .standalone import standalone_job_process  # noqa: E402
 
 __all__ = [
-    "ISOLATIONS",
     "JOB_FAILED_EXIT_CODE",
     "LIVEKIT_AGENTS_VERSION",
     "PRIVATE_NAMES_USED",
@@ -54,8 +50,6 @@ __all__ = [
     "ConnectionLostError",
     "CoroutineJobExecutor",
     "CoroutineJobPool",
-    "Isolation",
-    "JobEnded",
     "LiveKitVersionError",
     "ServerOptions",
     "accept_attributes",

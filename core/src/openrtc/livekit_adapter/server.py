@@ -6,12 +6,16 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
 from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
+
+from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInProcesses
+from openrtc.routing import decision_from_attributes
+from openrtc.strategies import JobEnded
 
 from .connection import RECONNECT_ATTEMPTS, ConnectionFailed, describe_error, retry_delay
 from .coroutine_pool import CoroutineJobPool
@@ -19,8 +23,6 @@ from .process_pool import adopt_process_pool
 
 logger = logging.getLogger("openrtc.livekit_adapter")
 
-Isolation = Literal["coroutine", "process"]
-ISOLATIONS: tuple[Isolation, ...] = ("coroutine", "process")
 # attribute keys LiveKit reserves and adds to an agent's attributes itself
 LIVEKIT_PREFIX = "lk."
 
@@ -36,40 +38,26 @@ class ConnectionLostError(RuntimeError):
     """A worker that had registered lost LiveKit and could not reconnect; ends ``run()``."""
 
 
-@attrs.frozen(kw_only=True)
-class JobEnded:
-    """A job's executor finished; reported in the worker process whatever the isolation.
-
-    `status` is livekit's own verdict on the executor: "failed" when the job had to be killed
-    (process) or cancelled (coroutine) because it would not shut down in time, or its runner
-    crashed; "success" when its lifecycle completed, which includes an entrypoint that raised
-    and was shut down cleanly. In process isolation a job process that called
-    `report_job_failure()` exits non-zero, and so ends "failed" too.
-    """
-
-    job_id: str
-    room_name: str
-    agent_name: str
-    accept_attributes: dict[str, str]
-    status: Literal["success", "failed"]
-
-
-def _check_isolation(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in ISOLATIONS:
-        raise ValueError(
-            f"isolation {value!r} is not supported; use one of: {', '.join(ISOLATIONS)}"
+def _check_runner(_: object, attribute: attrs.Attribute[JobRunner], value: object) -> None:
+    if not isinstance(value, JobsAsTasks | JobsInProcesses):
+        raise TypeError(
+            f"jobs={value!r} is not a way of running jobs; use openrtc.job_runners."
+            "JobsAsTasks() or JobsInProcesses(...)"
         )
 
 
 @attrs.frozen(kw_only=True)
 class ServerOptions:
-    isolation: Isolation = attrs.field(validator=_check_isolation)
+    jobs: JobRunner = attrs.field(validator=_check_runner)
+    """How jobs run: as tasks on this loop, or one process each (with its knobs)."""
     entrypoint_fnc: Callable[[JobContext], Awaitable[None]]
     request_fnc: Callable[[JobRequest], Awaitable[None]] | None = None
     setup_fnc: Callable[[JobProcess], Any] | None = None
     session_end_fnc: Callable[[JobContext], Awaitable[None]] | None = None
     load_fnc: Callable[[], float] | None = None
     on_job_ended: Callable[[JobEnded], None] | None = None
+    """Called in the worker process when a job's executor finished, whatever runs jobs; the
+    agent is read back from the routing decision in the job's accept attributes."""
     on_connection_failed: Callable[[ConnectionFailed], None] | None = None
     """Called after each failed attempt to connect to LiveKit, before the retry. Before the
     first registration the server retries until it is closed: the caller bounds that."""
@@ -81,15 +69,9 @@ class ServerOptions:
     api_key: str | None = None
     api_secret: str | None = None
     drain_timeout: int = 1800
-    job_memory_limit_mb: float = 0.0
     num_idle_processes: int | None = None
-    warm_processes: int | None = None
-    """Process isolation: prewarmed job processes kept idle. None keeps livekit's behaviour
-    (`num_idle_processes` of them); set, `num_idle_processes` only sizes the load estimate."""
-    initialize_timeout: float = 10.0
-    """Seconds a job process may take to start and run the setup function."""
-    preload_modules: tuple[str, ...] = ()
-    """Process isolation: modules the forkserver imports once for every job process."""
+    """Sizes livekit's load estimate for accepted jobs not yet launched (and, with
+    `JobsInProcesses`, nothing else: its `warm_processes` is the pool's own count)."""
     http_host: str = ""
     http_port: int = 0
     load_threshold: float | None = None
@@ -99,7 +81,7 @@ class ServerOptions:
 
 
 class _OpenRTCAgentServer(AgentServer):
-    """AgentServer whose job pool is chosen by isolation mode.
+    """AgentServer whose job pool is chosen by the way jobs run (`JobRunner`).
 
     `AgentServer.run()` builds a ProcPool and assigns it to `self._proc_pool` before starting
     it. This data descriptor receives that assignment: in coroutine mode it keeps a
@@ -114,18 +96,16 @@ class _OpenRTCAgentServer(AgentServer):
     def __init__(
         self,
         *,
-        isolation: Isolation,
+        jobs: JobRunner,
         on_job_ended: Callable[[JobEnded], None] | None,
-        warm_processes: int | None = None,
         on_connection_failed: Callable[[ConnectionFailed], None] | None = None,
         reconnect_attempts: int = RECONNECT_ATTEMPTS,
         **kwargs: Any,
     ) -> None:
         # livekit's own loop stops at its first failed connection; _connection_task retries
         super().__init__(max_retry=0, **kwargs)
-        self._openrtc_isolation: Isolation = isolation
+        self._openrtc_jobs = jobs
         self._openrtc_on_job_ended = on_job_ended
-        self._openrtc_warm_processes = warm_processes
         self._openrtc_pool: ProcPool | CoroutineJobPool | None = None
         # the URL livekit connects to, resolved as its constructor resolves it
         self._openrtc_url: str = kwargs.get("ws_url") or os.environ.get("LIVEKIT_URL") or ""
@@ -135,8 +115,8 @@ class _OpenRTCAgentServer(AgentServer):
         self.on("worker_registered", self._count_registration)
 
     @property
-    def isolation(self) -> Isolation:
-        return self._openrtc_isolation
+    def jobs(self) -> JobRunner:
+        return self._openrtc_jobs
 
     @property
     def _proc_pool(self) -> Any:
@@ -148,16 +128,16 @@ class _OpenRTCAgentServer(AgentServer):
     @_proc_pool.setter
     def _proc_pool(self, built: ProcPool) -> None:
         pool: ProcPool | CoroutineJobPool = built
-        if self._openrtc_isolation == "coroutine":
+        if isinstance(self._openrtc_jobs, JobsAsTasks):
             pool = CoroutineJobPool.from_proc_pool(built)
         else:
-            pool = adopt_process_pool(built, warm_processes=self._openrtc_warm_processes)
+            pool = adopt_process_pool(built, warm_processes=self._openrtc_jobs.warm_processes)
         pool.on("process_closed", self._report_job_ended)
         self._openrtc_pool = pool
 
     @property
     def coroutine_pool(self) -> CoroutineJobPool | None:
-        """The coroutine pool while running in coroutine mode, else None."""
+        """The coroutine pool while jobs run as tasks, else None."""
         pool = self._openrtc_pool
         return pool if isinstance(pool, CoroutineJobPool) else None
 
@@ -230,12 +210,17 @@ class _OpenRTCAgentServer(AgentServer):
         info = executor.running_job
         if info is None or self._openrtc_on_job_ended is None:
             return
+        # livekit's verdict on the executor: FAILED when the job had to be killed (process)
+        # or cancelled (task) because it would not shut down in time, or its runner crashed;
+        # a job process that called `report_job_failure()` exits non-zero and so fails too.
+        # An entrypoint that raised and shut down cleanly is a success here: the kernel
+        # remembers those itself.
+        decision = decision_from_attributes(info.accept_arguments.attributes or {})
         event = JobEnded(
             job_id=info.job.id,
             room_name=info.job.room.name,
-            agent_name=info.job.agent_name,
-            accept_attributes=dict(info.accept_arguments.attributes or {}),
-            status="failed" if executor.status == JobStatus.FAILED else "success",
+            agent=decision.agent if decision else None,
+            succeeded=executor.status != JobStatus.FAILED,
         )
         try:
             self._openrtc_on_job_ended(event)
@@ -245,14 +230,12 @@ class _OpenRTCAgentServer(AgentServer):
 
 def build_server(options: ServerOptions) -> AgentServer:
     """An AgentServer with one rtc_session registered, ready for `run()` or livekit's CLI."""
+    jobs = options.jobs
+    in_processes = isinstance(jobs, JobsInProcesses)
     kwargs: dict[str, Any] = {
-        "job_executor_type": (
-            JobExecutorType.PROCESS if options.isolation == "process" else JobExecutorType.THREAD
-        ),
-        "job_memory_limit_mb": options.job_memory_limit_mb,
+        "job_executor_type": JobExecutorType.PROCESS if in_processes else JobExecutorType.THREAD,
         "drain_timeout": options.drain_timeout,
         "shutdown_process_timeout": options.shutdown_timeout,
-        "initialize_process_timeout": options.initialize_timeout,
         "ws_url": options.ws_url,
         "api_key": options.api_key,
         "api_secret": options.api_secret,
@@ -261,25 +244,21 @@ def build_server(options: ServerOptions) -> AgentServer:
         "setup_fnc": options.setup_fnc,
         "load_fnc": options.load_fnc,
     }
+    if isinstance(jobs, JobsInProcesses):
+        kwargs["job_memory_limit_mb"] = jobs.memory_limit_mb
+        kwargs["initialize_process_timeout"] = jobs.initialize_timeout
+        if jobs.preload_modules:
+            kwargs["preload_modules"] = list(jobs.preload_modules)
     if options.load_threshold is not None:
         kwargs["load_threshold"] = options.load_threshold
     if options.num_idle_processes is not None:
-        # coroutine mode spawns nothing, but AgentServer also sizes its load estimate for
-        # job requests not yet launched from this number
+        # tasks spawn no process, but AgentServer also sizes its load estimate for job
+        # requests not yet launched from this number
         kwargs["num_idle_processes"] = options.num_idle_processes
-    if options.preload_modules:
-        kwargs["preload_modules"] = list(options.preload_modules)
-    if options.isolation == "coroutine" and options.job_memory_limit_mb > 0:
-        logger.warning(
-            "job_memory_limit_mb=%s is ignored with coroutine isolation (jobs share one "
-            "process); use isolation='process' to cap each job's memory",
-            options.job_memory_limit_mb,
-        )
 
     server = _OpenRTCAgentServer(
-        isolation=options.isolation,
+        jobs=jobs,
         on_job_ended=options.on_job_ended,
-        warm_processes=options.warm_processes if options.isolation == "process" else None,
         on_connection_failed=options.on_connection_failed,
         reconnect_attempts=options.reconnect_attempts,
         **kwargs,

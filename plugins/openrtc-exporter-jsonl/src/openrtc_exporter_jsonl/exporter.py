@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from openrtc.events import SCHEMA_VERSION, MetricsEvent, RuntimeSnapshot
+from openrtc.plugin import SCHEMA_VERSION, MetricsEvent, RuntimeSnapshot
 
 logger = logging.getLogger("openrtc.exporter.jsonl")
 

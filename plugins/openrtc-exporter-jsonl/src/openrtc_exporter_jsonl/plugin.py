@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Setting, Settings
-from openrtc.strategies import MetricsExporter
+from openrtc.plugin import MetricsExporter, Setting, Settings, hookimpl
 from openrtc_exporter_jsonl.exporter import JsonlExporter
 
 PATH = Setting(

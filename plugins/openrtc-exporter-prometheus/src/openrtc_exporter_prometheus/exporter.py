@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from openrtc.events import MetricsEvent, RuntimeSnapshot
+from openrtc.plugin import MetricsEvent, RuntimeSnapshot
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from openrtc import events
+from openrtc.plugin import events
 
 OUTCOMES: tuple[events.Outcome, ...] = ("succeeded", "failed", "cancelled")
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)

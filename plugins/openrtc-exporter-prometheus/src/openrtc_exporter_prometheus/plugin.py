@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Setting, Settings
-from openrtc.strategies import MetricsExporter
+from openrtc.plugin import MetricsExporter, Setting, Settings, hookimpl
 from openrtc_exporter_prometheus.exporter import PrometheusExporter
 
 

@@ -10,11 +10,17 @@ how the worker counts it as failed.
 from __future__ import annotations
 
 import pickle
-from typing import Any
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Setting, Settings
-from openrtc.strategies import IsolationMode, WorkerSpec
+from openrtc.plugin import (
+    IsolationMode,
+    JobsInProcesses,
+    Setting,
+    Settings,
+    WorkerServer,
+    WorkerSpec,
+    build_worker_server,
+    hookimpl,
+)
 
 JOB_MEMORY_LIMIT_MB = Setting(
     "process.job_memory_limit_mb",
@@ -38,9 +44,6 @@ INITIALIZE_TIMEOUT = Setting(
     minimum=1,
 )
 
-# imported once in livekit's forkserver, so each job process starts with the kernel loaded
-PRELOAD_MODULES = ("openrtc.blueprint", "openrtc.livekit_adapter")
-
 
 def check_shippable(spec: WorkerSpec) -> None:
     """livekit pickles the entrypoint and prewarm functions into every job process; pickle
@@ -49,38 +52,14 @@ def check_shippable(spec: WorkerSpec) -> None:
     pickle.dumps((spec.entrypoint, spec.prewarm), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def build_process_server(spec: WorkerSpec) -> Any:
+def build_process_server(spec: WorkerSpec) -> WorkerServer:
     check_shippable(spec)
-    from openrtc.jobs import job_end_reporter
-    from openrtc.livekit_adapter import ServerOptions, build_server
-
-    return build_server(
-        ServerOptions(
-            isolation="process",
-            entrypoint_fnc=spec.entrypoint,
-            request_fnc=spec.request_handler,
-            setup_fnc=spec.prewarm,
-            load_fnc=spec.load,
-            on_job_ended=job_end_reporter(spec.on_job_ended),
-            on_connection_failed=spec.on_connection_failed,
-            agent_name=spec.settings["dispatch_name"],
-            ws_url=spec.ws_url,
-            api_key=spec.api_key,
-            api_secret=spec.api_secret,
-            drain_timeout=int(spec.settings["drain_timeout"]),
-            job_memory_limit_mb=spec.settings[JOB_MEMORY_LIMIT_MB.name],
-            http_port=spec.http_port,
-            # full at exactly max_concurrent_sessions, as in coroutine mode: the load is
-            # active/max, and livekit estimates an accepted, not yet launched job at
-            # load_threshold / num_idle_processes, so that number is the cap...
-            load_threshold=1.0,
-            num_idle_processes=spec.settings["max_concurrent_sessions"],
-            # ...while the pool itself keeps only this many prewarmed processes
-            warm_processes=spec.settings[NUM_IDLE_PROCESSES.name],
-            initialize_timeout=spec.settings[INITIALIZE_TIMEOUT.name],
-            preload_modules=PRELOAD_MODULES,
-        )
+    jobs = JobsInProcesses(
+        warm_processes=spec.settings[NUM_IDLE_PROCESSES.name],
+        memory_limit_mb=spec.settings[JOB_MEMORY_LIMIT_MB.name],
+        initialize_timeout=spec.settings[INITIALIZE_TIMEOUT.name],
     )
+    return build_worker_server(spec, jobs)
 
 
 @hookimpl

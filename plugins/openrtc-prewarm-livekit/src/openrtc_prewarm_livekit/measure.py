@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import attrs
 
-from openrtc.runtime import current_rss_bytes
+from openrtc.plugin import current_rss_bytes
 
 
 @attrs.define

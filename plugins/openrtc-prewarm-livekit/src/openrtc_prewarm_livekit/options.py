@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from openrtc.settings import Setting
+from openrtc.plugin import Setting
 
 USERDATA_KEY = "openrtc_prewarm_livekit"
 """Where the loaded models live in ``JobProcess.userdata``."""

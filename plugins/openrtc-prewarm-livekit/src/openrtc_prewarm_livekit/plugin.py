@@ -11,9 +11,7 @@ import os
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Setting, Settings
-from openrtc.strategies import SessionSpec
+from openrtc.plugin import SessionSpec, Setting, Settings, hookimpl
 from openrtc_prewarm_livekit import options
 
 if TYPE_CHECKING:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Settings
-from openrtc.strategies import Router
+from openrtc.plugin import Router, Settings, hookimpl
 from openrtc_router_metadata.router import route_by_metadata
 
 PRIORITY = 100

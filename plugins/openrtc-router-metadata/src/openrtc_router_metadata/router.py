@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from openrtc.strategies import RouteRequest, RoutingError
+from openrtc.plugin import RouteRequest, RoutingError
 
 logger = logging.getLogger("openrtc.router.metadata")
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from openrtc.hookspecs import hookimpl
-from openrtc.settings import Setting, Settings
-from openrtc.strategies import Router
+from openrtc.plugin import Router, Setting, Settings, hookimpl
 from openrtc_router_prefix.router import prefix_router
 
 PRIORITY = 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from openrtc.strategies import RouteRequest
+from openrtc.plugin import RouteRequest
 
 
 def prefix_router(separator: str) -> Callable[[RouteRequest], str | None]:

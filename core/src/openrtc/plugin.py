@@ -1,0 +1,65 @@
+"""The public API for plugin authors: everything a plugin imports from OpenRTC is here.
+
+    from openrtc.plugin import IsolationMode, Setting, hookimpl
+
+A plugin module implements hooks (``hookimpl``; every hook is documented in
+``openrtc.hookspecs`` and docs/hooks.md), declares its settings (``Setting``) and returns named
+strategy objects: ``IsolationMode``, ``Router``, ``AdmissionRule``, ``MetricsExporter``. The
+kernel's other modules are its own business and may change between releases; what is listed in
+``__all__`` here does not change without a deprecation.
+"""
+
+from __future__ import annotations
+
+from openrtc import events
+from openrtc.events import MetricsEvent, RuntimeSnapshot
+from openrtc.hookspecs import hookimpl
+from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInProcesses
+from openrtc.runtime import current_rss_bytes
+from openrtc.settings import Setting, SettingError, Settings
+from openrtc.strategies import (
+    AdmissionRequest,
+    AdmissionRule,
+    IsolationMode,
+    JobEnded,
+    JobVerdict,
+    MetricsExporter,
+    RouteDecision,
+    Router,
+    RouteRequest,
+    RoutingError,
+    SessionSpec,
+    WorkerServer,
+    WorkerSpec,
+    WorkerState,
+)
+from openrtc.worker_server import build_worker_server
+
+__all__ = [
+    "AdmissionRequest",
+    "AdmissionRule",
+    "IsolationMode",
+    "JobEnded",
+    "JobRunner",
+    "JobVerdict",
+    "JobsAsTasks",
+    "JobsInProcesses",
+    "MetricsEvent",
+    "MetricsExporter",
+    "RouteDecision",
+    "RouteRequest",
+    "Router",
+    "RoutingError",
+    "RuntimeSnapshot",
+    "SessionSpec",
+    "Setting",
+    "SettingError",
+    "Settings",
+    "WorkerServer",
+    "WorkerSpec",
+    "WorkerState",
+    "build_worker_server",
+    "current_rss_bytes",
+    "events",
+    "hookimpl",
+]
