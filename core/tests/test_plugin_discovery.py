@@ -152,3 +152,45 @@ def test_load_plugins_reads_metadata_once_per_pool(monkeypatch: pytest.MonkeyPat
 def test_unknown_hook_check_ignores_non_hook_attributes() -> None:
     host = load_plugins(candidates=[], extra={"plain": object()})
     assert host.records[0].status == "active"
+
+
+WRONG_STRATEGY_TYPE = """
+from openrtc.plugin import hookimpl
+
+
+@hookimpl
+def openrtc_routers(settings):
+    return ["prefix"]  # a name, not a Router
+"""
+
+
+def test_a_strategy_of_the_wrong_type_names_the_plugin_and_the_hook(
+    fake_site: FakeInstaller,
+) -> None:
+    fake_site("acme-confused", WRONG_STRATEGY_TYPE)
+    with pytest.raises(PluginError) as raised:
+        AgentPool()
+    message = str(raised.value)
+    assert "acme-confused returned str from openrtc_routers" in message
+    assert "a list of Router objects" in message
+
+
+SETTINGS_PLUGIN = """
+from openrtc.plugin import Setting, hookimpl
+
+
+@hookimpl
+def openrtc_settings():
+    return [Setting("acme.level", "int", 3, "A level.")]
+"""
+
+
+def test_hooks_are_called_through_pluggy(fake_site: FakeInstaller) -> None:
+    fake_site("acme-settings", SETTINGS_PLUGIN)
+    host = load_plugins(candidates=[c for c in find_candidates() if c.name == "acme-settings"])
+    seen: list[str] = []
+    host.manager.add_hookcall_monitoring(
+        lambda hook_name, impls, kwargs: seen.append(hook_name), lambda *args: None
+    )
+    assert [s.name for s in host.declared_settings()] == ["acme.level"]
+    assert seen == ["openrtc_settings"]  # pluggy's monitoring saw the call

@@ -182,7 +182,7 @@ def test_bad_environment_values_name_the_variable_and_the_fix(
 
 
 def test_unknown_isolation_lists_installed_modes_and_the_install() -> None:
-    from openrtc.routing import UnknownStrategyError
+    from openrtc.plugins import UnknownStrategyError
 
     with pytest.raises(UnknownStrategyError) as raised:
         AgentPool(isolation="threads")

@@ -12,7 +12,7 @@ kernel's other modules are its own business and may change between releases; wha
 from __future__ import annotations
 
 from openrtc import events
-from openrtc.events import MetricsEvent, RuntimeSnapshot
+from openrtc.events import SCHEMA_VERSION, MetricsEvent, RuntimeSnapshot
 from openrtc.hookspecs import hookimpl
 from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInProcesses
 from openrtc.runtime import current_rss_bytes
@@ -36,6 +36,7 @@ from openrtc.strategies import (
 from openrtc.worker_server import build_worker_server
 
 __all__ = [
+    "SCHEMA_VERSION",
     "AdmissionRequest",
     "AdmissionRule",
     "IsolationMode",

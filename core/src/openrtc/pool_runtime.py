@@ -14,13 +14,12 @@ import attrs
 from openrtc import events
 from openrtc.config import AgentConfig
 from openrtc.jobs import JobHandlers
-from openrtc.plugins import PluginCandidate, PluginHost, load_plugins
-from openrtc.pool_settings import KERNEL_SETTINGS, PLUGIN_SELECTION
+from openrtc.plugins import PluginCandidate, PluginHost, load_and_resolve, select
 from openrtc.room_join import RoomJoin, RoomJoiner
-from openrtc.routing import RouterChain, select
+from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
 from openrtc.session import PoolDefaults
-from openrtc.settings import Settings, resolve
+from openrtc.settings import Settings
 from openrtc.snapshots import SnapshotTicker
 from openrtc.strategies import (
     AdmissionRule,
@@ -109,21 +108,10 @@ class PoolRuntime:
 
         ``session_kwargs`` is the pool's ``default_session_kwargs``; the provider and greeting
         defaults are settings like any other."""
-        selection_names = {s.name for s in PLUGIN_SELECTION}
-        selection = resolve(
-            PLUGIN_SELECTION,
-            flags={k: v for k, v in flags.items() if k in selection_names},
-            constructor={k: v for k, v in constructor.items() if k in selection_names},
+        loaded = load_and_resolve(
+            flags=flags, constructor=constructor, extra=extra_plugins, candidates=candidates
         )
-        host = load_plugins(
-            candidates=candidates,
-            blocked=selection["disable_plugins"],
-            strict=selection["strict_plugins"],
-            extra=extra_plugins,
-        )
-        settings = resolve(
-            [*KERNEL_SETTINGS, *host.declared_settings()], flags=flags, constructor=constructor
-        )
+        host, settings = loaded.host, loaded.settings
         modes = host.strategies("openrtc_isolation_modes", settings)
         isolation = select(
             "isolation mode",
@@ -159,7 +147,9 @@ class PoolRuntime:
             state=state,
             emit=runtime.emit,
             extra_plugins={
-                k: v for k, v in extra_plugins.items() if k not in selection["disable_plugins"]
+                k: v
+                for k, v in extra_plugins.items()
+                if k not in loaded.selection["disable_plugins"]
             },
             on_not_launched=runtime._job_ended,
         )

@@ -5,20 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from openrtc.plugins.selection import select
 from openrtc.strategies import RouteDecision, Router, RouteRequest, RoutingError
 
 logger = logging.getLogger("openrtc.routing")
-
-FIRST_PARTY = {
-    ("isolation mode", "coroutine"): "openrtc-isolation-coroutine",
-    ("isolation mode", "process"): "openrtc-isolation-process",
-    ("router", "metadata"): "openrtc-router-metadata",
-    ("router", "prefix"): "openrtc-router-prefix",
-    ("metrics exporter", "jsonl"): "openrtc-exporter-jsonl",
-    ("metrics exporter", "prometheus"): "openrtc-exporter-prometheus",
-}
-"""Where each first-party strategy ships, so a missing one can name its ``pip install``."""
-
 
 # The decision travels with the job as the agent participant's attributes (set at accept)
 # and is read back by the entrypoint, so a job is routed once.
@@ -37,22 +27,8 @@ def decision_from_attributes(attributes: Mapping[str, str]) -> RouteDecision | N
     return RouteDecision(agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"))
 
 
-class UnknownStrategyError(LookupError):
-    """A configured strategy name is not installed; the message lists what is."""
-
-
 class UnknownAgentError(LookupError):
     """A router chose an agent that is not registered."""
-
-
-def select(kind: str, name: str, available: Mapping[str, object], *, setting: str) -> object:
-    """Return the strategy called ``name`` or raise an error naming what is installed."""
-    if name in available:
-        return available[name]
-    installed = ", ".join(sorted(available)) or "none"
-    dist = FIRST_PARTY.get((kind, name))
-    fix = f"pip install {dist}" if dist else f"install the plugin that provides it or fix {setting}"
-    raise UnknownStrategyError(f"{kind} '{name}' is not installed (installed: {installed}); {fix}")
 
 
 NAMED = "named"

@@ -239,3 +239,11 @@ STRATEGY_KINDS: Mapping[str, str] = {
     "openrtc_metrics_exporters": "metrics exporter",
 }
 """Registration hooks and the kind of named strategy each returns."""
+
+STRATEGY_TYPES: Mapping[str, type] = {
+    "openrtc_isolation_modes": IsolationMode,
+    "openrtc_routers": Router,
+    "openrtc_admission_rules": AdmissionRule,
+    "openrtc_metrics_exporters": MetricsExporter,
+}
+"""What each registration hook must return a list of."""

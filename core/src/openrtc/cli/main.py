@@ -12,9 +12,8 @@ import attrs
 import typer
 
 from openrtc.cli import plugin_listing
-from openrtc.plugins import PluginError, find_candidates, load_plugins
-from openrtc.pool_settings import KERNEL_SETTINGS, PLUGIN_SELECTION
-from openrtc.settings import Setting, SettingError, resolve
+from openrtc.plugins import PluginError, load_and_resolve
+from openrtc.settings import Setting, SettingError
 
 if TYPE_CHECKING:
     from openrtc.pool import AgentPool
@@ -47,18 +46,8 @@ AgentsDirOpt = Annotated[
 
 def installed_plugins() -> tuple[list[Setting], Any]:
     """Kernel settings plus what installed, unblocked plugins declare, and their host."""
-    selection = resolve(PLUGIN_SELECTION)
-    host = load_plugins(
-        candidates=find_candidates(),
-        blocked=selection["disable_plugins"],
-        strict=False,
-        report=False,
-    )
-    try:
-        return [*KERNEL_SETTINGS, *host.declared_settings()], host
-    except (SettingError, PluginError) as exc:
-        logger.warning("plugin settings unavailable as flags: %s", exc)
-        return list(KERNEL_SETTINGS), host
+    loaded = load_and_resolve(diagnose=True)
+    return list(loaded.declared), loaded.host
 
 
 def build_app() -> typer.Typer:

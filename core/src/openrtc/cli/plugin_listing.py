@@ -6,15 +6,12 @@ works (and stays fast) even when a plugin is broken.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from openrtc.plugins import PluginRecord, find_candidates, load_plugins
-from openrtc.pool_settings import KERNEL_SETTINGS, PLUGIN_SELECTION
-from openrtc.settings import SettingError, resolve
+from openrtc.plugins import PluginRecord, load_and_resolve
 from openrtc.strategies import STRATEGY_KINDS
 
 SCHEMA = "openrtc.plugins/1"
@@ -22,31 +19,19 @@ SCHEMA = "openrtc.plugins/1"
 
 
 def collect(flags: Mapping[str, Any] | None = None) -> list[PluginRecord]:
-    flags = flags or {}
-    selection = resolve(PLUGIN_SELECTION, flags=flags)
     # listing is for diagnosis: a broken plugin is shown, never fatal here
-    host = load_plugins(
-        candidates=find_candidates(),
-        blocked=selection["disable_plugins"],
-        strict=False,
-        report=False,
-    )
-    try:
-        settings = resolve([*KERNEL_SETTINGS, *host.declared_settings()], env=os.environ)
-    except SettingError:
-        settings = resolve([*KERNEL_SETTINGS, *host.declared_settings()], env={})
+    loaded = load_and_resolve(flags=flags, diagnose=True)
+    host, settings = loaded.host, loaded.settings
     offered: dict[str, list[str]] = {}
     problems: dict[str, str] = {}
     for hook_name, kind in STRATEGY_KINDS.items():
-        caller = getattr(host.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            try:
-                result = impl.function(**{a: settings for a in impl.argnames})
-            except Exception as exc:  # a plugin's registration bug is shown, not raised
-                problems[impl.plugin_name] = f"{hook_name} raised {type(exc).__name__}: {exc}"
-                continue
+        # a plugin's registration bug is shown on its row, not raised
+        raised: dict[str, Exception] = {}
+        for plugin_name, result in host.call_each(hook_name, errors=raised, settings=settings):
             for strategy in result or ():
-                offered.setdefault(impl.plugin_name, []).append(f"{kind}:{strategy.name}")
+                offered.setdefault(plugin_name, []).append(f"{kind}:{strategy.name}")
+        for plugin_name, exc in raised.items():
+            problems[plugin_name] = f"{hook_name} raised {type(exc).__name__}: {exc}"
     owners: dict[str, list[str]] = {}
     for plugin, strategies in offered.items():
         for strategy in strategies:

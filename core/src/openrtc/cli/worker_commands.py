@@ -91,9 +91,8 @@ def build_pool(
 ) -> "AgentPool":
     """The pool of ``pool.run()``, or a new one from the agents directory; flags applied."""
     from openrtc.config import AgentConfigError
-    from openrtc.plugins import PluginError
+    from openrtc.plugins import PluginError, UnknownStrategyError
     from openrtc.pool import AgentPool
-    from openrtc.routing import UnknownStrategyError
     from openrtc.settings import SettingError
 
     if agents_dir and agents_dir_option and agents_dir != agents_dir_option:

@@ -1,45 +1,28 @@
-"""Plugin discovery, blocking, validation and the strategy registry of one pool.
+"""The plugin manager of one pool: registration, validation, records, and calling hooks.
 
-Discovery reads installed-package metadata first (entry points of group ``openrtc.plugins``),
-then imports each plugin that is not blocked. A plugin that fails to import or declares an
-unknown hook is recorded with its error and skipped, unless strict mode makes that fatal.
-Each pool builds its own ``PluginHost`` through :func:`load_plugins`; there is no global manager.
+Every hook is called through pluggy. Where the kernel needs to know which plugin returned what
+(strategies, settings, session options), ``call_each`` asks each plugin through a pluggy
+subset caller of its own, so wrappers and tracing apply as for any other call.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib.metadata as metadata
-import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 import pluggy
 
 from openrtc.hookspecs import HOOK_NAMES, PROJECT_NAME, OpenRTCHookSpecs
+from openrtc.plugins.discovery import PluginCandidate
 from openrtc.settings import Setting, Settings
-from openrtc.strategies import STRATEGY_KINDS
-
-ENTRY_POINT_GROUP = "openrtc.plugins"
-
-logger = logging.getLogger("openrtc.plugins")
+from openrtc.strategies import STRATEGY_KINDS, STRATEGY_TYPES
 
 Status = Literal["active", "blocked", "error"]
 
 
 class PluginError(RuntimeError):
     """A plugin could not be used; the message names the plugin and what to do."""
-
-
-@attrs.frozen
-class PluginCandidate:
-    """A plugin as installed metadata describes it, before anything is imported."""
-
-    name: str
-    value: str
-    distribution: str | None
-    version: str | None
 
 
 @attrs.frozen
@@ -55,29 +38,6 @@ class PluginRecord:
     hooks: tuple[str, ...] = ()
     strategies: tuple[str, ...] = ()
     """``kind:name`` for every strategy the plugin offers."""
-
-
-def find_candidates() -> list[PluginCandidate]:
-    """Read the ``openrtc.plugins`` entry points of every installed distribution."""
-    seen: dict[str, PluginCandidate] = {}
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = entry_point.dist
-        candidate = PluginCandidate(
-            name=entry_point.name,
-            value=entry_point.value,
-            distribution=dist.metadata["Name"] if dist is not None else None,
-            version=dist.version if dist is not None else None,
-        )
-        # the same distribution can be visible twice on sys.path (e.g. an editable install);
-        # the first one wins, as it does for imports
-        seen.setdefault(candidate.name, candidate)
-    return sorted(seen.values(), key=lambda c: c.name)
-
-
-def _load_entry_point(candidate: PluginCandidate) -> object:
-    return metadata.EntryPoint(
-        name=candidate.name, value=candidate.value, group=ENTRY_POINT_GROUP
-    ).load()
 
 
 def _unknown_hooks(plugin: object) -> list[str]:
@@ -154,13 +114,34 @@ class PluginHost:
             return f"plugin '{plugin_name}'"
         return record.distribution
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call one hook on every plugin separately, keeping who returned what."""
-        results: list[tuple[str, Any]] = []
+    def call_each(
+        self,
+        hook_name: str,
+        *,
+        errors: dict[str, Exception] | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[str, Any]]:
+        """Call one hook on every plugin that implements it, keeping who returned what.
+
+        In the order pluggy calls them (the last registered first). With ``errors``, a plugin
+        whose hook raises is recorded there (by plugin name) and the others are still asked;
+        without it the exception propagates.
+        """
         caller = getattr(self.manager.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
-            args = {name: kwargs[name] for name in impl.argnames}
-            results.append((impl.plugin_name, impl.function(**args)))
+        implementers = [impl.plugin_name for impl in caller.get_hookimpls()]
+        everyone = [name for name, _ in self.manager.list_name_plugin()]
+        results: list[tuple[str, Any]] = []
+        for name in reversed(implementers):  # pluggy calls the last registered first
+            others = [self.manager.get_plugin(n) for n in everyone if n != name]
+            one = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+            try:
+                outcome = one(**kwargs)
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors[name] = exc
+                continue
+            results.append((name, outcome[0] if outcome else None))
         return results
 
     def declared_settings(self) -> list[Setting]:
@@ -175,7 +156,7 @@ class PluginHost:
         kind = STRATEGY_KINDS[hook_name]
         found: dict[str, tuple[str, Any]] = {}
         for plugin_name, offered in self.call_each(hook_name, settings=settings):
-            for strategy in offered or ():
+            for strategy in self._checked(plugin_name, hook_name, offered):
                 previous = found.get(strategy.name)
                 if previous is not None:
                     raise PluginError(
@@ -187,6 +168,20 @@ class PluginHost:
                 found[strategy.name] = (plugin_name, strategy)
         return {name: strategy for name, (_, strategy) in found.items()}
 
+    def _checked(self, plugin_name: str, hook_name: str, offered: Any) -> list[Any]:
+        """The strategies one plugin returned from a registration hook, or a ``PluginError``
+        naming the plugin and the hook when something else came back."""
+        expected = STRATEGY_TYPES[hook_name]
+        items = list(offered or ())
+        wrong = [item for item in items if not isinstance(item, expected)]
+        if wrong:
+            raise PluginError(
+                f"{self.distribution_of(plugin_name)} returned {type(wrong[0]).__name__} from "
+                f"{hook_name}; it must return a list of {expected.__name__} objects "
+                f"(from openrtc.plugin import {expected.__name__})"
+            )
+        return items
+
     def strategy_owners(self, settings: Settings) -> dict[str, list[str]]:
         """``kind:name`` strategies by plugin name, for listings (duplicates allowed here)."""
         owners: dict[str, list[str]] = {}
@@ -195,69 +190,3 @@ class PluginHost:
                 for strategy in offered or ():
                     owners.setdefault(plugin_name, []).append(f"{kind}:{strategy.name}")
         return owners
-
-
-def load_plugins(
-    *,
-    candidates: Iterable[PluginCandidate],
-    blocked: Collection[str] = (),
-    strict: bool = False,
-    extra: Mapping[str, object] | None = None,
-    importer: Callable[[PluginCandidate], object] = _load_entry_point,
-    report: bool = True,
-) -> PluginHost:
-    """Build a ``PluginHost``: import every candidate not blocked, then register ``extra``.
-
-    Blocked plugins are never imported, so a broken plugin can always be blocked. With
-    ``strict`` a plugin that fails to import or validate raises ``PluginError``; otherwise it
-    is logged as a warning, unless ``report`` is false (callers that show records themselves).
-    """
-    host = PluginHost()
-    for candidate in candidates:
-        if candidate.name in blocked:
-            host.manager.set_blocked(candidate.name)
-            host.record_failure(candidate, "blocked", "blocked by configuration")
-            continue
-        try:
-            plugin = importer(candidate)
-        except Exception as exc:  # any import-time failure of third-party code is reported
-            message = f"failed to import {candidate.value}: {type(exc).__name__}: {exc}"
-            host.record_failure(candidate, "error", message)
-        else:
-            host.add(candidate.name, plugin, candidate=candidate)
-        _after_load(host, candidate.name, strict, report)
-    for name, plugin in (extra or {}).items():
-        if name in blocked:
-            continue
-        host.add(name, plugin)
-        _after_load(host, name, strict, report)
-    host.manager.check_pending()
-    return host
-
-
-def _after_load(host: PluginHost, name: str, strict: bool, report: bool) -> None:
-    record = host.record(name)
-    if record.status != "error":
-        return
-    where = f" (distribution {record.distribution})" if record.distribution else ""
-    message = f"plugin '{name}'{where} is broken: {record.error}"
-    if strict:
-        raise PluginError(f"{message}; fix or uninstall it, or unset OPENRTC_STRICT_PLUGINS")
-    if not report:
-        return
-    logger.warning(
-        "%s; skipped. Block it with OPENRTC_DISABLE_PLUGINS=%s or set OPENRTC_STRICT_PLUGINS=1 "
-        "to make this fatal",
-        message,
-        name,
-    )
-
-
-def check_blocked_names(blocked: Sequence[str], candidates: Iterable[PluginCandidate]) -> None:
-    """Warn about block-list entries that match no installed plugin (a typo blocks nothing)."""
-    known = {candidate.name for candidate in candidates}
-    for name in blocked:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            logger.warning("plugin '%s' is blocked but not installed%s", name, hint)
