@@ -143,3 +143,22 @@ def test_audio_mode_without_a_device_says_to_use_text() -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: no audio device (")
     assert lines[0].endswith("run with --text to type instead")
+
+
+def test_with_no_plugin_offering_offline_providers_an_empty_slot_is_one_line() -> None:
+    # openrtc-providers-offline offers them through the openrtc_offline_providers hook; the
+    # kernel itself imports no provider package
+    result = console(
+        str(AGENTS_DIR),
+        "--agent",
+        "dental",
+        "--text",
+        "--disable-plugins",
+        "openrtc-providers-offline",
+        stdin="hello\n",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: agent 'dental' has no LLM; set one (for example --default-llm) or pip install "
+        "openrtc-providers-offline"
+    )

@@ -172,6 +172,18 @@ class OpenRTCHookSpecs:
         """
         raise NotImplementedError
 
+    @hookspec(firstresult=True)
+    def openrtc_offline_providers(self) -> tuple[Any, Any, Any] | None:
+        """Offer speech and language providers that run on this machine with no network.
+
+        Fires when ``openrtc console`` finds an agent's STT, LLM or TTS slot empty, or is run
+        with ``--offline``; only the slots it needs are taken. The first plugin to answer wins.
+
+        :return: an ``(stt, llm, tts)`` triple of livekit-agents provider instances, or
+            ``None`` to leave it to another plugin. Import livekit-agents inside the hook.
+        """
+        raise NotImplementedError
+
 
 HOOK_NAMES: tuple[str, ...] = tuple(
     name for name in vars(OpenRTCHookSpecs) if name.startswith(f"{PROJECT_NAME}_")

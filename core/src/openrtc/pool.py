@@ -347,6 +347,12 @@ class AgentPool:
         """
         return self._runtime.handlers.local_session(self.get(agent), proc)
 
+    def offline_providers(self) -> tuple[Any, Any, Any] | None:
+        """``(stt, llm, tts)`` that run with no network, from the first plugin offering them
+        (``openrtc_offline_providers``), or ``None`` when no installed plugin does."""
+        offered: tuple[Any, Any, Any] | None = self._runtime.host.hook.openrtc_offline_providers()
+        return offered
+
     async def wait_registered(self, timeout_s: float | None = None) -> str:
         """Wait until the worker is registered with LiveKit; returns the worker id."""
         await asyncio.wait_for(self._runtime.registered.wait(), timeout_s)

@@ -27,7 +27,7 @@ def test_command_is_registered_on_the_cli() -> None:
 
 def test_offline_download_fails_with_the_fix(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path)}
-    code = "from openrtc.cli import main; main(['download-files'])"
+    code = "from openrtc.command import main; main(['download-files'])"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )

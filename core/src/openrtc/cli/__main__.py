@@ -1,3 +1,3 @@
-from openrtc.cli.main import main
+from openrtc.command import main
 
 main()

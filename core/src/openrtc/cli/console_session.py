@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -43,12 +44,19 @@ def audio_unavailable() -> str | None:
     return None
 
 
-def console_options(plan: SessionPlan, *, text: bool, offline: bool) -> tuple[dict[str, Any], str]:
+def console_options(
+    plan: SessionPlan,
+    *,
+    text: bool,
+    offline: bool,
+    offline_providers: Callable[[], tuple[Any, Any, Any] | None],
+) -> tuple[dict[str, Any], str]:
     """The session's keyword arguments for the console, and a note on what was filled in.
 
     Text mode never synthesises or recognises speech, so STT and TTS are dropped rather than
     built (a configured cloud provider would want its keys for nothing). Slots still empty,
-    or every slot with ``offline``, get the providers of openrtc-providers-offline.
+    or every slot with ``offline``, get what ``offline_providers`` offers (the
+    ``openrtc_offline_providers`` hook; openrtc-providers-offline implements it).
     """
     kwargs = dict(plan.session_kwargs)
     slots = ("llm",) if text else ("stt", "llm", "tts")
@@ -58,18 +66,17 @@ def console_options(plan: SessionPlan, *, text: bool, offline: bool) -> tuple[di
     wanted = [slot for slot in slots if offline or kwargs.get(slot) is None]
     if not wanted:
         return kwargs, ""
-    try:
-        from openrtc_providers_offline import offline_providers
-    except ImportError:
+    offered = offline_providers()
+    if offered is None:
         raise ConsoleError(
             f"agent '{plan.agent.name}' has no {'/'.join(wanted).upper()}; set one (for example "
             f"--default-llm) or pip install {OFFLINE_DISTRIBUTION}"
-        ) from None
-    stt, llm, tts = offline_providers()
+        )
+    stt, llm, tts = offered
     offline_by_slot = {"stt": stt, "llm": llm, "tts": tts}
     for slot in wanted:
         kwargs[slot] = offline_by_slot[slot]
-    return kwargs, f"offline {'/'.join(wanted).upper()} from {OFFLINE_DISTRIBUTION}"
+    return kwargs, f"offline {'/'.join(wanted).upper()}"
 
 
 class Transcript:
@@ -143,7 +150,9 @@ async def _console(pool: AgentPool, agent: str, *, text: bool, offline: bool) ->
         plan = pool.local_session(agent, standalone_job_process())
     except Exception as exc:  # a plugin's prewarm or session hook: one line, not a traceback
         raise ConsoleError(f"cannot prepare agent '{agent}': {exc}") from exc
-    kwargs, note = console_options(plan, text=text, offline=offline)
+    kwargs, note = console_options(
+        plan, text=text, offline=offline, offline_providers=pool.offline_providers
+    )
     plan = plan.with_options(kwargs)
     interactive = sys.stdin.isatty()
     transcript = Transcript(console, echo_user=not interactive or not text)

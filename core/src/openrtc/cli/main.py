@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import attrs
@@ -23,9 +23,11 @@ logger = logging.getLogger("openrtc.cli")
 
 @attrs.define
 class CliContext:
-    """What commands share: the pool given to ``pool.run()``, if any."""
+    """What commands share: the pool given to ``pool.run()``, or how to make one
+    (``openrtc start DIR``); the CLI never imports the pool itself."""
 
     pool: AgentPool | None = None
+    new_pool: Callable[[], AgentPool] | None = None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -97,11 +99,13 @@ def _app_or_exit() -> typer.Typer:
         raise SystemExit(2) from None
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point."""
+def run_cli(argv: Sequence[str] | None, *, new_pool: Callable[[], AgentPool]) -> None:
+    """The ``openrtc`` command (see ``openrtc.command``): pools come from ``new_pool``."""
     app = _app_or_exit()
     app(
-        args=list(argv) if argv is not None else sys.argv[1:], prog_name="openrtc", obj=CliContext()
+        args=list(argv) if argv is not None else sys.argv[1:],
+        prog_name="openrtc",
+        obj=CliContext(new_pool=new_pool),
     )
 
 

@@ -16,6 +16,7 @@ from openrtc.cli.flags import settings_command
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from openrtc.cli.main import CliContext
     from openrtc.pool import AgentPool
     from openrtc.settings import Setting
 
@@ -92,18 +93,18 @@ def build_pool(
     """The pool of ``pool.run()``, or a new one from the agents directory; flags applied."""
     from openrtc.config import AgentConfigError
     from openrtc.plugins import PluginError, UnknownStrategyError
-    from openrtc.pool import AgentPool
     from openrtc.settings import SettingError
 
     if agents_dir and agents_dir_option and agents_dir != agents_dir_option:
         raise _fail("AGENTS_DIR and --agents-dir disagree; give the directory once")
     directory = agents_dir or agents_dir_option
-    given = getattr(ctx.obj, "pool", None)
+    cli: CliContext = ctx.obj
+    given, new_pool = cli.pool, cli.new_pool
     try:
         if given is None:
-            if directory is None:
+            if directory is None or new_pool is None:
                 raise _fail("no agents directory; run e.g. 'openrtc start ./agents'")
-            pool = AgentPool()
+            pool = new_pool()
         else:
             pool = given
         if directory is not None:
