@@ -77,9 +77,9 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
             raise _fail("--room is required: the room to join, e.g. --room support-1")
         if participant_identity is not None and not participant_identity.strip():
             raise _fail("--participant-identity is empty; omit it or give an identity")
-        from openrtc.cli.worker_commands import _configure_logging
+        from openrtc.cli.worker_commands import configure_logging
 
-        _configure_logging(log_level)
+        configure_logging(log_level)
         pool = build_pool(ctx, agents_dir, agents_dir_option, flags)
         if agent is not None:
             routed = pool.check_job(room, agent=agent)

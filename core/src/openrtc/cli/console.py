@@ -82,9 +82,9 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         log_level: ConsoleLogLevel = "WARNING",
     ) -> None:
         """Talk to one agent locally, with no server: by microphone, or typed with --text."""
-        from openrtc.cli.worker_commands import _configure_logging
+        from openrtc.cli.worker_commands import configure_logging
 
-        _configure_logging(log_level)
+        configure_logging(log_level)
         pool = build_pool(ctx, agents_dir, agents_dir_option, flags)
         name = choose_agent(pool, agent)
         from openrtc.cli.console_session import ConsoleError, audio_unavailable, run_console

@@ -69,7 +69,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _configure_logging(level: str, console: "Console | None" = None) -> None:
+def configure_logging(level: str, console: "Console | None" = None) -> None:
     name = level.upper()
     if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise _fail(f"--log-level {level!r} is not a level; use DEBUG, INFO, WARNING or ERROR")
@@ -135,9 +135,9 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
 
                 view = Dashboard()
                 plugins["openrtc-dashboard"] = DashboardPlugin(view)
-                _configure_logging(log_level, view.console)
+                configure_logging(log_level, view.console)
             else:
-                _configure_logging(log_level)
+                configure_logging(log_level)
             pool = build_pool(ctx, agents_dir, agents_dir_option, flags, plugins)
             from openrtc.cli.serving import run_worker
 
