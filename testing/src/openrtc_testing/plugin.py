@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pytest
 import pytest_asyncio
@@ -39,11 +39,16 @@ class CallerFactory(Protocol):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # passed through a variable: mypy reads a string literal given to a parameter named
+    # `type` as a type expression
+    boolean: Literal["bool"] = "bool"
     parser.addini(
         NETWORK_OPTION,
-        "obtain livekit-server, then run the tests in a private network namespace "
-        "(OPENRTC_TEST_NETNS=0 keeps the host network)",
-        type="bool",
+        help=(
+            "obtain livekit-server, then run the tests in a private network namespace "
+            "(OPENRTC_TEST_NETNS=0 keeps the host network)"
+        ),
+        type=boolean,
         default=False,
     )
 
