@@ -7,7 +7,9 @@ So the handlers pickle as a :class:`SessionProcessFunctions` around a :class:`Po
 the registered agents, the pool's ``default_session_kwargs``, the resolved settings (the default
 providers among them) and the in-process plugins.
 The job process loads the same installed plugins with the same selection and rebuilds its own
-handlers from it, through the same ``PoolRuntime.build`` the worker used.
+handlers from it, through the same ``PoolRuntime.build`` the worker used: the worker hands
+that function over with the blueprint (pickled by reference), so this module needs no import
+of the runtime it serves.
 
 Routing and admission stay in the worker: the decision reaches the job process as participant
 attributes, as in coroutine mode. A job that fails in the job process is reported back through
@@ -22,14 +24,13 @@ import logging
 import pickle
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from openrtc.blueprint_modules import ModuleSource, RecordingPickler, ensure_module, module_sources
-from openrtc.config import AgentConfig
-from openrtc.pool_runtime import ConfigurationError
+from openrtc.config import AgentConfig, ConfigurationError
 
 if TYPE_CHECKING:
     from openrtc.jobs import JobHandlers
@@ -151,23 +152,6 @@ class PoolBlueprint:
         assert isinstance(contents, BlueprintContents)
         return contents
 
-    def rebuild(self) -> JobHandlers:
-        """The job handlers of a pool built from this blueprint, in this process."""
-        from openrtc.plugins import find_candidates
-        from openrtc.pool_runtime import PoolRuntime
-
-        contents = self.contents()
-        runtime = PoolRuntime.build(
-            candidates=find_candidates(),
-            constructor={},
-            # the worker's resolved values win over this process's environment
-            flags={k: v for k, v in contents.settings.items() if v is not None},
-            extra_plugins=contents.extra_plugins,
-            agents={agent.name: agent for agent in contents.agents},
-            session_kwargs=contents.session_kwargs,
-        )
-        return runtime.handlers
-
 
 def _unpicklable_part(contents: BlueprintContents) -> str | None:
     """Name the first part of the pool that does not pickle, for a one-line error."""
@@ -203,17 +187,21 @@ class SessionProcessFunctions:
     what livekit runs there. The handlers are rebuilt on first use, so a blueprint that cannot
     be rebuilt fails the process's initialization, which livekit reports with the error."""
 
-    def __init__(self, blueprint: PoolBlueprint) -> None:
+    def __init__(
+        self, blueprint: PoolBlueprint, rebuild: Callable[[BlueprintContents], JobHandlers]
+    ) -> None:
         self.blueprint = blueprint
+        self.rebuild = rebuild
+        """Builds a pool's handlers from the contents (``PoolRuntime.handlers_from``)."""
         self._handlers: JobHandlers | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.blueprint,))
+        return (type(self), (self.blueprint, self.rebuild))
 
     @property
     def handlers(self) -> JobHandlers:
         if self._handlers is None:
-            self._handlers = self.blueprint.rebuild()
+            self._handlers = self.rebuild(self.blueprint.contents())
             logger.debug("rebuilt the pool's job handlers: %s", ", ".join(self._handlers.agents))
         return self._handlers
 

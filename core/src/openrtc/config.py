@@ -106,3 +106,7 @@ def discovery_config_of(cls: type) -> AgentDiscoveryConfig | None:
     """The ``@agent_config`` of ``cls`` itself (not inherited from a base class)."""
     value = cls.__dict__.get(_CONFIG_ATTR)
     return value if isinstance(value, AgentDiscoveryConfig) else None
+
+
+class ConfigurationError(ValueError):
+    """The worker cannot start with this configuration; the message says what to set."""

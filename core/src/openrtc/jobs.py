@@ -62,13 +62,16 @@ class JobHandlers:
     on_not_launched: Callable[[JobEnded], None] | None = None
     """Reports an accepted job that never launched, so no executor will ever report its end."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Process isolation: livekit pickles the entrypoint and prewarm bound to these handlers
-        # into every job process. What crosses is a blueprint the job process rebuilds its own
-        # handlers from; the plugin manager, counters and exporters stay in the worker.
-        from openrtc.blueprint import PoolBlueprint, SessionProcessFunctions
+    ship: Callable[[JobHandlers], tuple[Any, ...]] | None = attrs.field(default=None, eq=False)
+    """How these handlers cross into a job process (process isolation pickles the entrypoint
+    and prewarm bound to them); set by the pool runtime, see ``blueprint``."""
 
-        return (SessionProcessFunctions, (PoolBlueprint.of(self),))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # What crosses is a blueprint the job process rebuilds its own handlers from; the
+        # plugin manager, counters and exporters stay in the worker.
+        if self.ship is None:
+            raise TypeError("these job handlers cannot be sent to another process")
+        return self.ship(self)
 
     # -- before accept --------------------------------------------------------------------
 

@@ -12,9 +12,16 @@ from typing import Any
 import attrs
 
 from openrtc import events
-from openrtc.config import AgentConfig
+from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
+from openrtc.config import AgentConfig, ConfigurationError
 from openrtc.jobs import JobHandlers
-from openrtc.plugins import PluginCandidate, PluginHost, load_and_resolve, select
+from openrtc.plugins import (
+    PluginCandidate,
+    PluginHost,
+    find_candidates,
+    load_and_resolve,
+    select,
+)
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
@@ -44,10 +51,6 @@ def worker_task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None
     it when the job ends: the drain would be cancelled by the very job whose end it awaits.
     """
     return asyncio.get_running_loop().create_task(coro, name=name, context=contextvars.Context())
-
-
-class ConfigurationError(ValueError):
-    """The worker cannot start with this configuration; the message says what to set."""
 
 
 class LiveKitConnectionError(RuntimeError):
@@ -152,9 +155,24 @@ class PoolRuntime:
                 if k not in loaded.selection["disable_plugins"]
             },
             on_not_launched=runtime._job_ended,
+            ship=_ship_to_session_process,
         )
         state.on_failure_limit(runtime._failure_limit_reached)
         return runtime
+
+    @classmethod
+    def handlers_from(cls, contents: BlueprintContents) -> JobHandlers:
+        """The job handlers of a pool rebuilt from a blueprint, in a session process."""
+        runtime = cls.build(
+            candidates=find_candidates(),
+            constructor={},
+            # the worker's resolved values win over this process's environment
+            flags={k: v for k, v in contents.settings.items() if v is not None},
+            extra_plugins=contents.extra_plugins,
+            agents={agent.name: agent for agent in contents.agents},
+            session_kwargs=contents.session_kwargs,
+        )
+        return runtime.handlers
 
     # -- metrics --------------------------------------------------------------------------
 
@@ -434,3 +452,7 @@ class PoolRuntime:
         self.supervisor_task = worker_task(
             self.drain(f"{failures} consecutive session failures"), "openrtc-drain"
         )
+
+
+def _ship_to_session_process(handlers: JobHandlers) -> tuple[Any, ...]:
+    return (SessionProcessFunctions, (PoolBlueprint.of(handlers), PoolRuntime.handlers_from))

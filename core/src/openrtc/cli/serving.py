@@ -95,7 +95,8 @@ def run_worker(
     join: RoomJoin | None = None,
 ) -> int:
     """Run until drained or stopped; the exit code is 0 after a clean drain."""
-    from openrtc.pool_runtime import ConfigurationError, LiveKitConnectionError
+    from openrtc.config import ConfigurationError
+    from openrtc.pool_runtime import LiveKitConnectionError
     from openrtc.room_join import RoomJoinError
 
     try:
