@@ -81,7 +81,9 @@ class PoolRuntime:
     router_chain: RouterChain
     admission_rules: dict[str, AdmissionRule]
     state: RuntimeState
-    handlers: JobHandlers
+    handlers: JobHandlers = attrs.field(init=False)
+    """Made by ``build`` right after the runtime: they report to its ``emit`` and
+    ``_job_ended``."""
     exporters: list[MetricsExporter] = attrs.field(factory=list)
     server: WorkerServer | None = None
     started: bool = False
@@ -115,14 +117,13 @@ class PoolRuntime:
             flags=flags, constructor=constructor, extra=extra_plugins, candidates=candidates
         )
         host, settings = loaded.host, loaded.settings
-        modes = host.strategies("openrtc_isolation_modes", settings)
+        modes: dict[str, IsolationMode] = host.strategies("openrtc_isolation_modes", settings)
         isolation = select(
             "isolation mode",
             settings["isolation"],
             modes,
             setting="isolation / OPENRTC_ISOLATION / --isolation",
         )
-        assert isinstance(isolation, IsolationMode)
         routers: dict[str, Router] = host.strategies("openrtc_routers", settings)
         chain = RouterChain.build(routers, settings["routers"])
         rules: dict[str, AdmissionRule] = host.strategies("openrtc_admission_rules", settings)
@@ -138,7 +139,6 @@ class PoolRuntime:
             router_chain=chain,
             admission_rules=rules,
             state=state,
-            handlers=None,  # type: ignore[arg-type]  # set just below; it needs emit()
         )
         runtime.handlers = JobHandlers(
             host=host,

@@ -63,10 +63,9 @@ class RouterChain:
     def build(cls, available: Mapping[str, Router], order: Sequence[str] | None) -> RouterChain:
         """The explicit ``order`` if given (every name must be installed), else all by priority."""
         if order:
-            chosen = [
-                select("router", name, available, setting="the routers setting") for name in order
-            ]
-            return cls([r for r in chosen if isinstance(r, Router)])
+            return cls(
+                [select("router", name, available, setting="the routers setting") for name in order]
+            )
         return cls(sorted(available.values(), key=lambda r: (r.priority, r.name)))
 
     @property

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DISTRIBUTION_WORD = {
     "isolation mode": "isolation",
@@ -17,7 +20,7 @@ class UnknownStrategyError(LookupError):
     """A configured strategy name is not installed; the message lists what is."""
 
 
-def select(kind: str, name: str, available: Mapping[str, object], *, setting: str) -> object:
+def select(kind: str, name: str, available: Mapping[str, T], *, setting: str) -> T:
     """Return the strategy called ``name`` or raise an error naming what is installed.
 
     The fix suggests the distribution a first-party strategy of that name would ship in
