@@ -25,7 +25,7 @@ import pytest
 from openrtc import AgentPool
 from openrtc.hookspecs import hookimpl
 from openrtc.livekit_adapter import ConnectionFailed
-from openrtc.pool_runtime import LiveKitConnectionError
+from openrtc.registration import LiveKitConnectionError
 from openrtc.settings import Settings
 from openrtc.strategies import IsolationMode, WorkerSpec
 

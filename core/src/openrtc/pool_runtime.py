@@ -22,6 +22,7 @@ from openrtc.plugins import (
     load_and_resolve,
     select,
 )
+from openrtc.registration import LiveKitConnectionError, RegistrationWatch
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
@@ -30,7 +31,6 @@ from openrtc.settings import Settings
 from openrtc.snapshots import SnapshotTicker
 from openrtc.strategies import (
     AdmissionRule,
-    ConnectionFailure,
     IsolationMode,
     JobEnded,
     MetricsExporter,
@@ -53,26 +53,6 @@ def worker_task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None
     return asyncio.get_running_loop().create_task(coro, name=name, context=contextvars.Context())
 
 
-class LiveKitConnectionError(RuntimeError):
-    """The worker did not register with LiveKit within ``registration_timeout``, or lost the
-    server after registering and could not reconnect; the message names the URL, the cause and
-    what to check."""
-
-
-# a server that answers these has been reached: the key or secret is what is wrong
-_CREDENTIALS_REJECTED = (401, 403)
-
-
-async def _set_or_ended(event: asyncio.Event, running: asyncio.Future[None]) -> bool:
-    """Wait until ``event`` is set or ``running`` ends; True if the event was set."""
-    waiter: asyncio.Future[Any] = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait([waiter, running], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-    return event.is_set()
-
-
 @attrs.define
 class PoolRuntime:
     host: PluginHost
@@ -92,11 +72,8 @@ class PoolRuntime:
     worker_id: str | None = None
     joiner: RoomJoiner | None = None
     """Set while serving one room directly (``openrtc connect``) instead of dispatched jobs."""
-    livekit_url: str = ""
-    connection_failure: ConnectionFailure | None = None
-    """The last failed attempt to reach LiveKit since the worker last registered."""
-    registration_deadline: float | None = None
-    """Loop time at which a worker still not registered gives up (``registration_timeout``)."""
+    registration: RegistrationWatch | None = None
+    """Set by ``serve``: the connection's failed attempts and the registration bound."""
 
     @classmethod
     def build(
@@ -240,7 +217,10 @@ class PoolRuntime:
                 f"{', '.join(missing)} not set; export it or pass --url/--api-key/--api-secret"
             )
         self.started = True
-        self.livekit_url = connection["LIVEKIT_URL"]
+        registration = RegistrationWatch(
+            url=connection["LIVEKIT_URL"], timeout=float(self.settings["registration_timeout"])
+        )
+        self.registration = registration
         self.exporters = list(
             self.host.strategies("openrtc_metrics_exporters", self.settings).values()
         )
@@ -256,7 +236,7 @@ class PoolRuntime:
             settings=self.settings,
             devmode=devmode,
             http_port=http_port,
-            on_connection_failed=self._connection_attempt_failed,
+            on_connection_failed=registration.attempt_failed,
         )
         self.server = self.isolation.build_server(spec)
         self.server.on("worker_registered", self._on_registered)
@@ -271,7 +251,11 @@ class PoolRuntime:
         try:
             # a worker serving one room takes no dispatched jobs, like livekit's `connect`
             await self._run_server(
-                self.server, devmode=devmode, unregistered=join is not None, connecting=connecting
+                self.server,
+                registration,
+                devmode=devmode,
+                unregistered=join is not None,
+                connecting=connecting,
             )
         finally:
             ticker.stop()  # the final snapshot, after the last session ended
@@ -281,18 +265,30 @@ class PoolRuntime:
             raise self.joiner.error
 
     async def _run_server(
-        self, server: WorkerServer, *, devmode: bool, unregistered: bool, connecting: asyncio.Event
+        self,
+        server: WorkerServer,
+        registration: RegistrationWatch,
+        *,
+        devmode: bool,
+        unregistered: bool,
+        connecting: asyncio.Event,
     ) -> None:
         running = asyncio.ensure_future(server.run(devmode=devmode, unregistered=unregistered))
         try:
             if not unregistered:
-                await self._bound_first_registration(server, running, connecting)
+                await registration.bound_first_registration(
+                    server,
+                    running,
+                    connecting=connecting,
+                    registered=self.registered,
+                    draining=lambda: self.state.draining,
+                )
             await running
         except Exception as exc:
             # whatever ended the server, what it opened (its HTTP session above all) is closed
             # here, not found unclosed by the interpreter at exit
             await server.aclose()
-            failure = self.connection_failure
+            failure = registration.last_failure
             if failure is not None and failure.reconnecting:
                 raise LiveKitConnectionError(
                     f"{exc}; exiting, so that the worker can be restarted once LiveKit is back"
@@ -302,94 +298,6 @@ class PoolRuntime:
             # a second signal cancelled the serving task: close the server all the same
             await server.aclose()
             raise
-
-    async def _bound_first_registration(
-        self, server: WorkerServer, running: asyncio.Future[None], connecting: asyncio.Event
-    ) -> None:
-        """Close the server and raise ``LiveKitConnectionError`` if it has not registered
-        ``registration_timeout`` seconds after it began connecting (0: wait as long as it
-        runs). A drain under way is left to finish instead."""
-        bound = float(self.settings["registration_timeout"])
-        if not bound or not await _set_or_ended(connecting, running):
-            return
-        self.registration_deadline = asyncio.get_running_loop().time() + bound
-        try:
-            async with asyncio.timeout_at(self.registration_deadline):
-                await _set_or_ended(self.registered, running)
-        except TimeoutError:
-            pass
-        if self.registered.is_set() or running.done() or self.state.draining:
-            return
-        await server.aclose()
-        await running
-        raise LiveKitConnectionError(self._gave_up_message(bound))
-
-    def _connection_attempt_failed(self, failure: ConnectionFailure) -> None:
-        self.connection_failure = failure
-        url, cause = failure.url, failure.cause
-        if failure.http_status in _CREDENTIALS_REJECTED:
-            problem = f"LiveKit at {url} refused the worker's credentials ({cause})"
-        elif failure.reconnecting and failure.attempt == 1:
-            problem = f"lost the connection to LiveKit at {url} ({cause})"
-        else:
-            problem = f"cannot reach LiveKit at {url} ({cause})"
-        if failure.reconnecting:
-            of = f" of {failure.give_up_after}" if failure.give_up_after is not None else ""
-            logger.warning(
-                "%s; reconnecting in %g s (reconnection %d%s)",
-                problem,
-                failure.retry_in,
-                failure.attempt,
-                of,
-            )
-            return
-        bound = float(self.settings["registration_timeout"])
-        if self.registration_deadline is None:
-            logger.warning(
-                "%s; retrying in %g s (attempt %d, no time limit)",
-                problem,
-                failure.retry_in,
-                failure.attempt,
-            )
-            return
-        left = self.registration_deadline - asyncio.get_running_loop().time()
-        if failure.retry_in < left:
-            logger.warning(
-                "%s; retrying in %g s (attempt %d, giving up after %g s)",
-                problem,
-                failure.retry_in,
-                failure.attempt,
-                bound,
-            )
-            return
-        logger.warning(
-            "%s; giving up in %g s, at the %g s registration_timeout (attempt %d)",
-            problem,
-            round(max(left, 0.0), 1),
-            bound,
-            failure.attempt,
-        )
-
-    def _gave_up_message(self, bound: float) -> str:
-        url = self.livekit_url
-        failure = self.connection_failure
-        waited = f"after {bound:g} s"
-        if failure is not None:
-            attempts = "attempt" if failure.attempt == 1 else "attempts"
-            waited += f" and {failure.attempt} failed {attempts}"
-        if failure is not None and failure.http_status in _CREDENTIALS_REJECTED:
-            return (
-                f"LiveKit at {url} refused the worker's credentials ({failure.cause}) {waited}; "
-                "set LIVEKIT_API_KEY and LIVEKIT_API_SECRET (or --api-key and --api-secret) to "
-                "a key pair the server knows"
-            )
-        problem = f"no answer from LiveKit at {url}"
-        if failure is not None:
-            problem = f"cannot reach LiveKit at {url} ({failure.cause})"
-        return (
-            f"{problem}, gave up {waited}; set LIVEKIT_URL or --url to the address of a "
-            "running LiveKit server (--registration-timeout sets how long to wait)"
-        )
 
     def _joiner(
         self, join: RoomJoin, connection: Mapping[str, str], server: WorkerServer
@@ -411,7 +319,8 @@ class PoolRuntime:
 
     def _on_registered(self, worker_id: str, *_: Any) -> None:
         self.worker_id = worker_id
-        self.connection_failure = None
+        if self.registration is not None:
+            self.registration.last_failure = None
         self.registered.set()
         logger.info(
             "worker %s registered (%s isolation) serving agents: %s",

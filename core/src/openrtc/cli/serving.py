@@ -96,7 +96,7 @@ def run_worker(
 ) -> int:
     """Run until drained or stopped; the exit code is 0 after a clean drain."""
     from openrtc.config import ConfigurationError
-    from openrtc.pool_runtime import LiveKitConnectionError
+    from openrtc.registration import LiveKitConnectionError
     from openrtc.room_join import RoomJoinError
 
     try:
