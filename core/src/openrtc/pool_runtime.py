@@ -206,16 +206,7 @@ class PoolRuntime:
             raise ConfigurationError(
                 "no agents are registered; call pool.add(...) or pool.discover(...) first"
             )
-        connection = {
-            "LIVEKIT_URL": url or os.environ.get("LIVEKIT_URL", ""),
-            "LIVEKIT_API_KEY": api_key or os.environ.get("LIVEKIT_API_KEY", ""),
-            "LIVEKIT_API_SECRET": api_secret or os.environ.get("LIVEKIT_API_SECRET", ""),
-        }
-        missing = [name for name, value in connection.items() if not value]
-        if missing:
-            raise ConfigurationError(
-                f"{', '.join(missing)} not set; export it or pass --url/--api-key/--api-secret"
-            )
+        connection = _connection_values(url, api_key, api_secret)
         self.started = True
         registration = RegistrationWatch(
             url=connection["LIVEKIT_URL"], timeout=float(self.settings["registration_timeout"])
@@ -224,20 +215,7 @@ class PoolRuntime:
         self.exporters = list(
             self.host.strategies("openrtc_metrics_exporters", self.settings).values()
         )
-        spec = WorkerSpec(
-            entrypoint=self.handlers.entrypoint,
-            request_handler=self.handlers.handle_request,
-            prewarm=self.handlers.prewarm,
-            load=self.load,
-            on_job_ended=self._job_ended,
-            ws_url=connection["LIVEKIT_URL"],
-            api_key=connection["LIVEKIT_API_KEY"],
-            api_secret=connection["LIVEKIT_API_SECRET"],
-            settings=self.settings,
-            devmode=devmode,
-            http_port=http_port,
-            on_connection_failed=registration.attempt_failed,
-        )
+        spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
         self.server = self.isolation.build_server(spec)
         self.server.on("worker_registered", self._on_registered)
         connecting = asyncio.Event()
@@ -263,6 +241,30 @@ class PoolRuntime:
                 exporter.close()
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
+
+    def _worker_spec(
+        self,
+        connection: Mapping[str, str],
+        registration: RegistrationWatch,
+        *,
+        devmode: bool,
+        http_port: int,
+    ) -> WorkerSpec:
+        """What the isolation mode builds its worker server from."""
+        return WorkerSpec(
+            entrypoint=self.handlers.entrypoint,
+            request_handler=self.handlers.handle_request,
+            prewarm=self.handlers.prewarm,
+            load=self.load,
+            on_job_ended=self._job_ended,
+            ws_url=connection["LIVEKIT_URL"],
+            api_key=connection["LIVEKIT_API_KEY"],
+            api_secret=connection["LIVEKIT_API_SECRET"],
+            settings=self.settings,
+            devmode=devmode,
+            http_port=http_port,
+            on_connection_failed=registration.attempt_failed,
+        )
 
     async def _run_server(
         self,
@@ -365,3 +367,20 @@ class PoolRuntime:
 
 def _ship_to_session_process(handlers: JobHandlers) -> tuple[Any, ...]:
     return (SessionProcessFunctions, (PoolBlueprint.of(handlers), PoolRuntime.handlers_from))
+
+
+def _connection_values(
+    url: str | None, api_key: str | None, api_secret: str | None
+) -> dict[str, str]:
+    """The server's URL and key pair: arguments first, then the ``LIVEKIT_*`` variables."""
+    connection = {
+        "LIVEKIT_URL": url or os.environ.get("LIVEKIT_URL", ""),
+        "LIVEKIT_API_KEY": api_key or os.environ.get("LIVEKIT_API_KEY", ""),
+        "LIVEKIT_API_SECRET": api_secret or os.environ.get("LIVEKIT_API_SECRET", ""),
+    }
+    missing = [name for name, value in connection.items() if not value]
+    if missing:
+        raise ConfigurationError(
+            f"{', '.join(missing)} not set; export it or pass --url/--api-key/--api-secret"
+        )
+    return connection
