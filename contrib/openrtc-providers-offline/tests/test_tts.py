@@ -165,7 +165,7 @@ def test_a_library_that_does_not_load_is_an_error_naming_the_fix(tmp_path: Path)
     broken.write_bytes(b"not a shared library")
 
     with pytest.raises(EspeakUnavailable, match="pip install espeakng-loader") as caught:
-        _espeak._Library(broken, data)
+        _espeak.Library(broken, data)
 
     assert "\n" not in str(caught.value)
 
@@ -174,7 +174,7 @@ def test_a_library_that_does_not_load_is_an_error_naming_the_fix(tmp_path: Path)
 async def test_a_library_that_fails_at_first_use_fails_the_utterance_for_good(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken() -> _espeak._Library:
+    def broken() -> _espeak.Library:
         raise EspeakUnavailable("espeak-ng is unavailable: test; pip install espeakng-loader")
 
     monkeypatch.setattr(_espeak, "_loaded", broken)

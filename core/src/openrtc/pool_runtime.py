@@ -296,7 +296,7 @@ class PoolRuntime:
                     f"{exc}; exiting, so that the worker can be restarted once LiveKit is back"
                 ) from exc
             raise
-        except BaseException:
+        except BaseException:  # not swallowed: the server is closed, then it is re-raised
             # a second signal cancelled the serving task: close the server all the same
             await server.aclose()
             raise

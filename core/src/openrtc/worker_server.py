@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import cast
 
+import attrs
+
 from openrtc.job_runners import JobRunner, JobsInProcesses
 from openrtc.strategies import WorkerServer, WorkerSpec
 
@@ -30,12 +32,7 @@ def build_worker_server(spec: WorkerSpec, jobs: JobRunner) -> WorkerServer:
 
     if isinstance(jobs, JobsInProcesses):
         preload = (*KERNEL_PRELOAD, *(m for m in jobs.preload_modules if m not in KERNEL_PRELOAD))
-        jobs = JobsInProcesses(
-            warm_processes=jobs.warm_processes,
-            memory_limit_mb=jobs.memory_limit_mb,
-            initialize_timeout=jobs.initialize_timeout,
-            preload_modules=preload,
-        )
+        jobs = attrs.evolve(jobs, preload_modules=preload)
     # AgentServer types its event names as a Literal; it is a WorkerServer all the same
     server = build_server(
         ServerOptions(

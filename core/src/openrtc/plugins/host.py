@@ -61,6 +61,7 @@ class PluginHost:
         self.manager = pluggy.PluginManager(PROJECT_NAME)
         self.manager.add_hookspecs(OpenRTCHookSpecs)
         self._records: dict[str, PluginRecord] = {}
+        self._subset_callers: dict[str, list[tuple[str, Any]]] = {}
 
     @property
     def records(self) -> list[PluginRecord]:
@@ -72,6 +73,7 @@ class PluginHost:
 
     def add(self, name: str, plugin: object, *, candidate: PluginCandidate | None = None) -> None:
         """Register an imported plugin, validating its hooks; errors are recorded."""
+        self._subset_callers.clear()
         problems = _unknown_hooks(plugin)
         if not problems:
             try:
@@ -127,13 +129,8 @@ class PluginHost:
         whose hook raises is recorded there (by plugin name) and the others are still asked;
         without it the exception propagates.
         """
-        caller = getattr(self.manager.hook, hook_name)
-        implementers = [impl.plugin_name for impl in caller.get_hookimpls()]
-        everyone = [name for name, _ in self.manager.list_name_plugin()]
         results: list[tuple[str, Any]] = []
-        for name in reversed(implementers):  # pluggy calls the last registered first
-            others = [self.manager.get_plugin(n) for n in everyone if n != name]
-            one = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+        for name, one in self._callers_of(hook_name):
             try:
                 outcome = one(**kwargs)
             except Exception as exc:
@@ -143,6 +140,28 @@ class PluginHost:
                 continue
             results.append((name, outcome[0] if outcome else None))
         return results
+
+    def _callers_of(self, hook_name: str) -> list[tuple[str, Any]]:
+        """One pluggy caller per implementing plugin, in call order (the last registered
+        first). Session hooks are asked once per session, so they are made once per hook;
+        registering a plugin starts the cache afresh."""
+        cached = self._subset_callers.get(hook_name)
+        if cached is None:
+            caller = getattr(self.manager.hook, hook_name)
+            implementers = [impl.plugin_name for impl in caller.get_hookimpls()]
+            everyone = [name for name, _ in self.manager.list_name_plugin()]
+            cached = [
+                (
+                    name,
+                    self.manager.subset_hook_caller(
+                        hook_name,
+                        remove_plugins=[self.manager.get_plugin(n) for n in everyone if n != name],
+                    ),
+                )
+                for name in reversed(implementers)
+            ]
+            self._subset_callers[hook_name] = cached
+        return cached
 
     def declared_settings(self) -> list[Setting]:
         return [
