@@ -152,8 +152,13 @@ def signalled_while_retrying(
             if f"cannot reach LiveKit at {url}" in line:
                 break
         assert any("retrying in" in line for line in seen), "".join(seen)
+        # stopped, the worker cannot act on the first signal before the next one arrives: on
+        # SIGCONT the kernel delivers every pending signal, lowest number first, before the
+        # worker runs another instruction, so "back to back" does not depend on scheduling
+        worker.send_signal(signal.SIGSTOP)
         for sent in signals:
             worker.send_signal(sent)
+        worker.send_signal(signal.SIGCONT)
         _, rest = worker.communicate(timeout=PROCESS_TIMEOUT)
     finally:
         if worker.poll() is None:
