@@ -194,3 +194,19 @@ def test_hooks_are_called_through_pluggy(fake_site: FakeInstaller) -> None:
     )
     assert [s.name for s in host.declared_settings()] == ["acme.level"]
     assert seen == ["openrtc_settings"]  # pluggy's monitoring saw the call
+
+
+def test_apply_flags_without_new_values_keeps_the_plugin_host() -> None:
+    # `openrtc start ./agents` with no flags used to register every plugin a second time
+    dashboard = object()
+    pool = AgentPool()
+    host = pool._runtime.host
+    pool.apply_flags({"isolation": None, "max_concurrent_sessions": None})
+    assert pool._runtime.host is host
+    pool.apply_flags({"max_concurrent_sessions": "3"}, plugins={"dash": dashboard})
+    rebuilt = pool._runtime.host
+    assert rebuilt is not host and pool.max_concurrent_sessions == 3
+    pool.apply_flags({"max_concurrent_sessions": "3"}, plugins={"dash": dashboard})
+    assert pool._runtime.host is rebuilt
+    pool.apply_flags({})
+    assert pool._runtime.host is not rebuilt and pool.max_concurrent_sessions != 3

@@ -107,6 +107,7 @@ class AgentPool:
         self._extra_plugins = dict(plugins or {})
         self._candidates: list[PluginCandidate] = find_candidates()
         self._agents: dict[str, AgentConfig] = {}
+        self._flags: dict[str, Any] = {}
         self._runtime = PoolRuntime.build(
             candidates=self._candidates,
             constructor=self._constructor_settings,
@@ -168,15 +169,23 @@ class AgentPool:
 
         Installed-plugin metadata is not read again; only the selection is re-applied.
         ``plugins`` adds in-process plugins, as the constructor's ``plugins`` does (the command
-        line's ``--dashboard`` comes in this way).
+        line's ``--dashboard`` comes in this way). Flags equal to those already applied, and
+        plugins already registered, change nothing: the plugin host is kept, not rebuilt.
         """
         if self._runtime.started:
             raise RuntimeError("settings cannot change while the worker runs; restart it")
-        self._extra_plugins.update(plugins or {})
+        given = {k: v for k, v in flags.items() if v is not None}
+        added = {k: v for k, v in (plugins or {}).items() if self._extra_plugins.get(k) is not v}
+        if given == self._flags and not added:
+            # nothing new: keep the plugin host already built, so a command line without
+            # flags (``openrtc start ./agents``) registers the plugins once, not twice
+            return
+        self._extra_plugins.update(added)
+        self._flags = given
         self._runtime = PoolRuntime.build(
             candidates=self._candidates,
             constructor=self._constructor_settings,
-            flags={k: v for k, v in flags.items() if v is not None},
+            flags=given,
             extra_plugins=self._extra_plugins,
             agents=self._agents,
             session_kwargs=self._session_kwargs,
