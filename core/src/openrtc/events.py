@@ -93,6 +93,30 @@ class AgentStats:
 
 
 @attrs.frozen(kw_only=True)
+class WorkerHealth:
+    """How the worker's own process is coping, measured on its event loop (``openrtc.health``).
+
+    Lag is how late the loop woke a task that asked to sleep: every session of a coroutine
+    worker shares that loop, so lag is added to every caller's wait. Percentiles are over the
+    last ``window_s`` seconds and count a stall for the whole time it lasted (a 2 s stall weighs
+    as 2 s of late wake-ups, not as one late sample).
+    """
+
+    window_s: float
+    loop_lag_p50_s: float
+    loop_lag_p95_s: float
+    loop_lag_p99_s: float
+    loop_lag_max_s: float
+    """The longest lag in the window."""
+    loop_stall_max_s: float
+    """The longest lag since the worker started."""
+    loop_busy: float
+    """CPU seconds per second the loop's thread used lately (1.0: it never waits)."""
+    host_cpu: float | None
+    """Fraction of all the host's cores busy lately; ``None`` where /proc/stat is missing."""
+
+
+@attrs.frozen(kw_only=True)
 class RuntimeSnapshot:
     """A point-in-time view of the worker, safe to print or export."""
 
@@ -113,6 +137,10 @@ class RuntimeSnapshot:
     deployment: str | None = None
     peak_active: int = 0
     """The most sessions live at once since the worker started."""
+    health: WorkerHealth | None = None
+    """Loop lag, loop-thread and host CPU; ``None`` while the worker is not serving."""
+    rejected_by_rule: Mapping[str, int] = attrs.field(factory=dict)
+    """Jobs declined before acceptance, by the admission rule (or ``routing``) that did it."""
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"schema": SCHEMA_VERSION, "kind": self.kind}

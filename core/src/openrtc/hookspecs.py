@@ -150,13 +150,17 @@ class OpenRTCHookSpecs:
         raise NotImplementedError
 
     @hookspec
-    def openrtc_worker_load(self, state: WorkerState) -> float | None:
+    def openrtc_worker_load(self, state: WorkerState, settings: Settings) -> float | None:
         """Contribute to the load the worker reports to LiveKit.
 
-        Fires every few seconds on the worker. The reported load is the largest
-        contribution, clamped to 0.0..1.0, where 1.0 means no more sessions fit.
+        Fires twice a second on the serving worker, from a thread of livekit's executor (not
+        the event loop): read ``state``, do not touch loop objects. The reported load is the
+        largest contribution, clamped to 0.0..1.0, where 1.0 means full: LiveKit sends the
+        worker no more jobs until it drops.
 
-        :param state: the worker's session counters.
+        :param state: the worker's session counters and, while it serves, its health (loop lag
+            and CPU).
+        :param settings: every resolved setting.
         :return: a load fraction, or ``None`` to abstain.
         """
         raise NotImplementedError

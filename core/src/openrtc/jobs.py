@@ -181,7 +181,7 @@ class JobHandlers:
         self.emit(events.SessionStarted(job_id=job_id, room=room, agent=decision.agent))
 
     def _rejected(self, job_id: str, room: str, agent: str | None, rule: str, reason: str) -> None:
-        self.state.session_rejected()
+        self.state.session_rejected(rule)
         self.emit(
             events.AdmissionRejected(
                 job_id=job_id, room=room, agent=agent, rule=rule, reason=reason

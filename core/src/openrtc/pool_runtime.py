@@ -14,6 +14,7 @@ import attrs
 from openrtc import events
 from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
+from openrtc.health import LoopMonitor
 from openrtc.jobs import JobHandlers
 from openrtc.plugins import (
     PluginCandidate,
@@ -74,6 +75,8 @@ class PoolRuntime:
     """Set while serving one room directly (``openrtc connect``) instead of dispatched jobs."""
     registration: RegistrationWatch | None = None
     """Set by ``serve``: the connection's failed attempts and the registration bound."""
+    monitor: LoopMonitor = attrs.field(factory=LoopMonitor)
+    """Loop lag and CPU, measured once the worker registered (``WorkerState.health``)."""
 
     @classmethod
     def build(
@@ -184,7 +187,7 @@ class PoolRuntime:
         state = self.state.worker_state()
         launched = state.active_sessions - self.state.launching_count
         own = max(launched, 0) / max(state.max_concurrent_sessions, 1)
-        contributions = self.host.hook.openrtc_worker_load(state=state)
+        contributions = self.host.hook.openrtc_worker_load(state=state, settings=self.settings)
         value = max([own, *(float(c) for c in contributions if c is not None)])
         return min(max(value, 0.0), 1.0)
 
@@ -236,6 +239,7 @@ class PoolRuntime:
                 connecting=connecting,
             )
         finally:
+            await self.monitor.stop()
             ticker.stop()  # the final snapshot, after the last session ended
             for exporter in self.exporters:
                 exporter.close()
@@ -321,6 +325,10 @@ class PoolRuntime:
 
     def _on_registered(self, worker_id: str, *_: Any) -> None:
         self.worker_id = worker_id
+        # measured from registration on: prewarm before it may hold the loop for seconds,
+        # and refusing the first calls for a stall that is over would help no one
+        self.monitor.start()
+        self.state.measure_health(self.monitor.health)
         if self.registration is not None:
             self.registration.last_failure = None
         self.registered.set()

@@ -14,10 +14,13 @@ from collections.abc import Callable
 
 import attrs
 
-from openrtc.events import AgentStats, Outcome, RuntimeSnapshot
+from openrtc.events import AgentStats, Outcome, RuntimeSnapshot, WorkerHealth
 from openrtc.strategies import WorkerState
 
 logger = logging.getLogger("openrtc.runtime")
+
+STARTING_S = 5.0
+"""How long a session counts as starting: about the time to its greeting's first audio."""
 
 
 def current_rss_bytes() -> int | None:
@@ -66,6 +69,12 @@ class RuntimeState:
         self.draining = False
         self._launching: set[str] = set()
         self._failed_in_job: set[str] = set()
+        self._rejected_by: dict[str, int] = {}
+        self._health: Callable[[], WorkerHealth | None] = lambda: None
+
+    def measure_health(self, source: Callable[[], WorkerHealth | None]) -> None:
+        """Read loop lag and CPU from ``source`` (the serving worker's ``LoopMonitor``)."""
+        self._health = source
 
     @property
     def active(self) -> int:
@@ -141,18 +150,25 @@ class RuntimeState:
         self._failed_in_job.discard(job_id)
         return "succeeded" if executor_succeeded and not failed_inside else "failed"
 
-    def session_rejected(self) -> None:
+    def session_rejected(self, rule: str) -> None:
         self.rejected += 1
+        self._rejected_by[rule] = self._rejected_by.get(rule, 0) + 1
 
     def worker_state(self) -> WorkerState:
         by_agent: dict[str, int] = {}
-        for live in self._live.values():
+        recent = time.monotonic() - STARTING_S
+        starting = 0
+        # a copy: livekit asks for the load from an executor thread while jobs come and go
+        for live in list(self._live.values()):
             by_agent[live.agent] = by_agent.get(live.agent, 0) + 1
+            starting += live.started_at > recent
         return WorkerState(
             active_sessions=self.active,
             active_by_agent=by_agent,
             max_concurrent_sessions=self.max_concurrent_sessions,
             draining=self.draining,
+            starting_sessions=starting,
+            health=self._health(),
         )
 
     def snapshot(self, deployment: str | None = None) -> RuntimeSnapshot:
@@ -176,4 +192,6 @@ class RuntimeState:
             rss_bytes=current_rss_bytes(),
             per_agent=per_agent,
             deployment=deployment,
+            health=self._health(),
+            rejected_by_rule=dict(sorted(self._rejected_by.items())),
         )

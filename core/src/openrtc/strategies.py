@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from openrtc.events import WorkerHealth
 from openrtc.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,6 +85,12 @@ class WorkerState:
     active_by_agent: Mapping[str, int]
     max_concurrent_sessions: int
     draining: bool
+    starting_sessions: int = 0
+    """Sessions accepted in the last few seconds (``STARTING_S``): live, but still greeting,
+    so what they will cost is not in ``health`` yet. Counted in ``active_sessions`` too."""
+    health: WorkerHealth | None = None
+    """Loop lag and CPU, measured while the worker serves; ``None`` otherwise (``check_job``
+    outside a worker, ``console``)."""
 
 
 @attrs.frozen

@@ -1,0 +1,57 @@
+"""The loop monitor measures the loop it runs on: real stalls, real CPU, on a real loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from openrtc.health import LoopMonitor
+
+
+def test_a_stall_weighs_for_as_long_as_it_lasted() -> None:
+    clock = [0.0]
+    monitor = LoopMonitor(tick_s=0.05, window_s=10.0, clock=lambda: clock[0])
+    for i in range(180):
+        monitor.record_lag(i * 0.05, 0.001)
+    monitor.record_lag(9.0, 1.0)  # one late wake-up after the loop was stuck for a second
+    monitor.refresh()
+    health = monitor.health()
+    # one sample among 181 would not reach p95; the ticks the stall swallowed do
+    assert health.loop_lag_p95_s >= 0.5
+    assert health.loop_lag_max_s == health.loop_stall_max_s == 1.0
+    assert health.loop_lag_p50_s == 0.001
+
+
+def test_lag_ages_out_of_the_window_but_the_longest_stall_is_kept() -> None:
+    monitor = LoopMonitor(tick_s=0.05, window_s=10.0)
+    monitor.record_lag(0.0, 2.0)
+    for i in range(1, 240):
+        monitor.record_lag(10.0 + i * 0.05, 0.002)
+    monitor.refresh()
+    health = monitor.health()
+    assert health.loop_lag_max_s == 0.002
+    assert health.loop_lag_p99_s == 0.002
+    assert health.loop_stall_max_s == 2.0
+
+
+async def test_measures_a_loop_blocked_by_sleep_and_one_kept_busy() -> None:
+    monitor = LoopMonitor(tick_s=0.02)
+    monitor.start()
+    try:
+        await asyncio.sleep(0.3)
+        quiet = monitor.health()
+        time.sleep(0.4)  # noqa: ASYNC251  blocking the loop, without using CPU, is the point
+        await asyncio.sleep(0.2)
+        stalled = monitor.health()
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:  # keeps the loop's thread on the CPU
+            if time.monotonic() % 0.1 < 0.002:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0.15)
+        busy = monitor.health()
+    finally:
+        await monitor.stop()
+    assert quiet.loop_stall_max_s < 0.3
+    assert stalled.loop_stall_max_s >= 0.35
+    assert stalled.loop_lag_p95_s >= 0.1
+    assert busy.loop_busy > 0.4 > quiet.loop_busy
