@@ -1,0 +1,1 @@
+"""Overload guard: refuse new calls before the worker's event loop falls behind."""

@@ -1,0 +1,102 @@
+"""When is a worker too busy for one more call, and what load it reports meanwhile.
+
+Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
+
+* loop lag: the loop already runs late, so every live call already waits longer; refuse until
+  the lag percentile over the monitor's window is back under the limit;
+* loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
+  cores. The rule predicts what the calls that are still starting (and the one asked for) will
+  add, at the measured cost per live session, and refuses what would pass the limit. This is
+  what makes the worker full before its loop falls behind, not after;
+* host CPU (off by default): every core of the host busy.
+
+A worker that is not serving has no health figures; then nothing here refuses.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from openrtc.plugin import Settings, WorkerState
+
+PRIOR_SESSION_COST = 0.02
+"""Loop-thread CPU seconds per second one session is assumed to cost until live sessions
+show their own figure (the measured cost is used once it is higher)."""
+
+
+@attrs.frozen
+class Limits:
+    loop_lag_s: float
+    """Refuse while the loop's lag p95 passes this (0: off)."""
+    loop_busy: float
+    """Refuse a call that would take the loop's thread past this share of one core (0: off)."""
+    host_cpu: float
+    """Refuse while this share of all the host's cores is busy (0: off)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            loop_lag_s=float(settings["overload.loop_lag_ms"]) / 1000.0,
+            loop_busy=float(settings["overload.loop_busy"]),
+            host_cpu=float(settings["overload.host_cpu"]),
+        )
+
+
+def session_cost(state: WorkerState) -> float:
+    """Loop-thread CPU one more session is expected to cost."""
+    health = state.health
+    if health is None or state.active_sessions == 0:
+        return PRIOR_SESSION_COST
+    return max(PRIOR_SESSION_COST, health.loop_busy / state.active_sessions)
+
+
+def predicted_busy(state: WorkerState, extra: int) -> float:
+    """Loop-thread CPU once the starting sessions, and ``extra`` more, are in the figure."""
+    busy = state.health.loop_busy if state.health is not None else 0.0
+    return busy + session_cost(state) * (state.starting_sessions + extra)
+
+
+def overload_reason(state: WorkerState, limits: Limits) -> str | None:
+    """Why one more call must be refused now, or ``None`` to let it in."""
+    health = state.health
+    if health is None:
+        return None
+    if limits.loop_lag_s > 0 and health.loop_lag_p95_s > limits.loop_lag_s:
+        return (
+            f"overloaded: event loop lag p95 {health.loop_lag_p95_s * 1000:.0f} ms over the "
+            f"last {health.window_s:g} s (limit overload.loop_lag_ms="
+            f"{limits.loop_lag_s * 1000:g}); add workers or lower max_concurrent_sessions"
+        )
+    if limits.loop_busy > 0:
+        after = predicted_busy(state, extra=1)
+        if after > limits.loop_busy:
+            return (
+                f"overloaded: event loop thread {health.loop_busy:.0%} busy with "
+                f"{state.active_sessions} sessions ({state.starting_sessions} still starting); "
+                f"one more would take it to about {after:.0%} (limit overload.loop_busy="
+                f"{limits.loop_busy:g}); add workers or lower max_concurrent_sessions"
+            )
+    if limits.host_cpu > 0 and health.host_cpu is not None and health.host_cpu > limits.host_cpu:
+        return (
+            f"overloaded: host CPU {health.host_cpu:.0%} busy (limit overload.host_cpu="
+            f"{limits.host_cpu:g}); add hosts or lower max_concurrent_sessions"
+        )
+    return None
+
+
+def load(state: WorkerState, limits: Limits) -> float | None:
+    """The load to report: 1.0 (full) while a call would be refused, else the closest any
+    signal is to its limit, so LiveKit prefers the workers with the most room."""
+    health = state.health
+    if health is None:
+        return None
+    if overload_reason(state, limits) is not None:
+        return 1.0
+    shares = [0.0]
+    if limits.loop_lag_s > 0:
+        shares.append(health.loop_lag_p95_s / limits.loop_lag_s)
+    if limits.loop_busy > 0:
+        shares.append(predicted_busy(state, extra=0) / limits.loop_busy)
+    if limits.host_cpu > 0 and health.host_cpu is not None:
+        shares.append(health.host_cpu / limits.host_cpu)
+    return min(max(shares), 1.0)

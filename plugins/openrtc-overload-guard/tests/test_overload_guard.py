@@ -1,0 +1,109 @@
+"""The overload rule and load, asked through a real pool the way the request handler asks."""
+
+from __future__ import annotations
+
+import pytest
+from livekit.agents import Agent
+
+from openrtc import AgentPool
+from openrtc.plugin import WorkerState
+from openrtc.plugin import events as ev
+
+
+class Dental(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="dental")
+
+
+def health(
+    *, lag_p95: float = 0.005, busy: float = 0.1, host: float | None = 0.3
+) -> ev.WorkerHealth:
+    return ev.WorkerHealth(
+        window_s=10.0,
+        loop_lag_p50_s=0.001,
+        loop_lag_p95_s=lag_p95,
+        loop_lag_p99_s=lag_p95,
+        loop_lag_max_s=lag_p95,
+        loop_stall_max_s=lag_p95,
+        loop_busy=busy,
+        host_cpu=host,
+    )
+
+
+def state(active: int, measured: ev.WorkerHealth | None, *, starting: int = 0) -> WorkerState:
+    return WorkerState(
+        active_sessions=active,
+        active_by_agent={"dental": active},
+        max_concurrent_sessions=50,
+        draining=False,
+        starting_sessions=starting,
+        health=measured,
+    )
+
+
+@pytest.fixture
+def pool() -> AgentPool:
+    made = AgentPool()
+    made.add("dental", Dental)
+    return made
+
+
+def test_a_healthy_worker_admits(pool: AgentPool) -> None:
+    assert pool.check_job("r", state=state(10, health(busy=0.3))).admitted
+
+
+def test_no_measurement_means_no_refusal(pool: AgentPool) -> None:
+    # check_job outside a serving worker, or the first moment after registration
+    assert pool.check_job("r", state=state(49, None)).admitted
+
+
+def test_a_lagging_loop_refuses_naming_the_figure_and_the_setting(pool: AgentPool) -> None:
+    verdict = pool.check_job("r", state=state(3, health(lag_p95=0.25)))
+    assert verdict.rejected_by == "overload"
+    assert "lag p95 250 ms" in (verdict.reason or "")
+    assert "overload.loop_lag_ms=100" in (verdict.reason or "")
+
+
+def test_calls_still_starting_count_at_the_measured_cost(pool: AgentPool) -> None:
+    # 20 sessions at 0.6 of a core: 0.03 each. With none starting one more fits (0.63 <= 0.7);
+    # with 3 still greeting it would not (0.6 + 4 * 0.03 = 0.72), though the loop is not busy
+    # yet: that is how the worker is full before its loop falls behind
+    assert pool.check_job("r", state=state(20, health(busy=0.6))).admitted
+    verdict = pool.check_job("r", state=state(20, health(busy=0.6), starting=3))
+    assert verdict.rejected_by == "overload"
+    assert "3 still starting" in (verdict.reason or "")
+
+
+def test_host_cpu_is_off_unless_set() -> None:
+    busy_host = state(2, health(host=0.99))
+    default = AgentPool()
+    default.add("dental", Dental)
+    assert default.check_job("r", state=busy_host).admitted
+    strict = AgentPool(plugin_settings={"overload.host_cpu": 0.9})
+    strict.add("dental", Dental)
+    assert strict.check_job("r", state=busy_host).rejected_by == "overload"
+
+
+def test_a_limit_of_zero_turns_a_signal_off() -> None:
+    relaxed = AgentPool(plugin_settings={"overload.loop_lag_ms": 0, "overload.loop_busy": 0})
+    relaxed.add("dental", Dental)
+    assert relaxed.check_job("r", state=state(3, health(lag_p95=5.0, busy=1.0))).admitted
+
+
+def test_reported_load_is_full_while_refusing_and_proportional_otherwise(
+    pool: AgentPool,
+) -> None:
+    from openrtc_overload_guard.guard import Limits, load
+
+    limits = Limits.from_settings(pool.settings)
+    assert load(state(3, health(lag_p95=0.3)), limits) == 1.0
+    assert load(state(10, health(busy=0.35)), limits) == pytest.approx(0.5)
+    assert load(state(10, None), limits) is None
+
+
+def test_the_worker_reports_itself_full_to_livekit_while_overloaded(pool: AgentPool) -> None:
+    runtime = pool._runtime  # the load livekit asks the serving worker for
+    runtime.state.measure_health(lambda: health(lag_p95=0.3))
+    assert runtime.load() == 1.0
+    runtime.state.measure_health(lambda: health(busy=0.07))
+    assert runtime.load() == pytest.approx(0.1)
