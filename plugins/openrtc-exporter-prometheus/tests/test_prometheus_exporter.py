@@ -8,6 +8,7 @@ import urllib.error
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from openrtc_exporter_prometheus import PrometheusExporter
 from prometheus_client import REGISTRY
@@ -165,3 +166,34 @@ def test_exporter_is_offered_with_its_settings(monkeypatch: pytest.MonkeyPatch) 
 def test_bad_settings_name_the_fix(settings: dict[str, Any], problem: str) -> None:
     with pytest.raises(SettingError, match=problem):
         AgentPool(plugin_settings=settings)
+
+
+def test_the_worker_health_in_a_snapshot_becomes_gauges(
+    exporter: PrometheusExporter, scrape: Scraper
+) -> None:
+    from openrtc.events import WorkerHealth
+
+    measured = WorkerHealth(
+        window_s=10.0,
+        loop_lag_p50_s=0.002,
+        loop_lag_p95_s=0.04,
+        loop_lag_p99_s=0.09,
+        loop_lag_max_s=0.3,
+        loop_stall_max_s=1.5,
+        loop_busy=0.42,
+        host_cpu=None,
+    )
+    unmeasured = scrape_after(exporter, scrape, snapshot(dental_active=1))
+    assert unmeasured.value("openrtc_loop_busy_ratio") is None  # not serving yet: no figure
+    healthy = attrs.evolve(snapshot(dental_active=1), health=measured)
+    scraped = scrape_after(exporter, scrape, healthy)
+    assert scraped.value("openrtc_loop_lag_seconds", quantile="0.99") == 0.09
+    assert scraped.value("openrtc_loop_lag_seconds", quantile="max") == 0.3
+    assert scraped.value("openrtc_loop_stall_max_seconds") == 1.5
+    assert scraped.value("openrtc_loop_busy_ratio") == 0.42
+    assert scraped.value("openrtc_host_cpu_ratio") is None  # no /proc/stat: no made-up zero
+
+
+def scrape_after(exporter: PrometheusExporter, scrape: Scraper, snap: RuntimeSnapshot) -> Any:
+    exporter.export_snapshot(snap)
+    return scrape(exporter.port)

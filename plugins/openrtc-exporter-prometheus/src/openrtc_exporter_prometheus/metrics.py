@@ -82,6 +82,7 @@ class WorkerMetrics:
             "Resident memory of the worker process.",
             registry=registry,
         )
+        self.health: HealthGauges | None = None
         self.worker = Info(
             "openrtc_worker", "The worker's isolation mode and deployment.", registry=registry
         )
@@ -120,4 +121,56 @@ class WorkerMetrics:
         self.uptime.set(snapshot.uptime_s)
         if snapshot.rss_bytes is not None:
             self.resident_memory.set(snapshot.rss_bytes)
+        if snapshot.health is not None:
+            self._observe_health(snapshot.health)
         self.worker.info({"isolation": snapshot.isolation, "deployment": snapshot.deployment or ""})
+
+    def _observe_health(self, health: events.WorkerHealth) -> None:
+        if self.health is None:
+            self.health = HealthGauges(self.registry)
+        self.health.observe(self.registry, health)
+
+
+class HealthGauges:
+    """The worker's loop lag and CPU. Registered with the first snapshot that carries them, so
+    a worker that is not serving yet (or a host without /proc/stat) shows no series rather
+    than a zero that was never measured."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.loop_lag = Gauge(
+            "openrtc_loop_lag_seconds",
+            "How late the worker's event loop ran over the last window: quantile 0.5, 0.95, "
+            "0.99 and max (a stall counts for as long as it lasted).",
+            ["quantile"],
+            registry=registry,
+        )
+        self.loop_stall_max = Gauge(
+            "openrtc_loop_stall_max_seconds",
+            "The longest event-loop stall since the worker started.",
+            registry=registry,
+        )
+        self.loop_busy = Gauge(
+            "openrtc_loop_busy_ratio",
+            "CPU seconds per second the event loop's thread used lately (1: never idle).",
+            registry=registry,
+        )
+        self.host_cpu: Gauge | None = None
+
+    def observe(self, registry: CollectorRegistry, health: events.WorkerHealth) -> None:
+        for quantile, value in (
+            ("0.5", health.loop_lag_p50_s),
+            ("0.95", health.loop_lag_p95_s),
+            ("0.99", health.loop_lag_p99_s),
+            ("max", health.loop_lag_max_s),
+        ):
+            self.loop_lag.labels(quantile=quantile).set(value)
+        self.loop_stall_max.set(health.loop_stall_max_s)
+        self.loop_busy.set(health.loop_busy)
+        if health.host_cpu is not None:
+            if self.host_cpu is None:
+                self.host_cpu = Gauge(
+                    "openrtc_host_cpu_ratio",
+                    "Share of all the host's cores busy lately.",
+                    registry=registry,
+                )
+            self.host_cpu.set(health.host_cpu)
