@@ -211,6 +211,7 @@ async def measure_run(
         busy = sampler.between(busy_from, busy_until) or [s for s in [sampler.latest] if s]
         result.update(_summarize_memory(idle, busy, config.sessions))
         stalls = [e["seconds"] for e in worker.seen("stall")[stall_mark:]]
+        result.update(_summarize_health(worker))
         result.update(
             loop_stalls=len(stalls),
             loop_stall_max_s=max(stalls, default=0.0),
@@ -221,9 +222,40 @@ async def measure_run(
         if driver is not None:
             driver.kill()
             result.update(_summarize_calls(driver.calls, config.sessions))
+            accepted = set(result.get("accepted_rooms", []))
+            result["accepted"] = len(accepted)
+            result["refused"] = len(result.get("refused_rooms", []))
+            result["accepted_unserved"] = sum(
+                1
+                for call in result["calls"]
+                if call.get("room") in accepted and call.get("greeting_s") is None
+            )
         result["worker_exit_code"] = await worker.stop()
         sampler.stop()
     return result
+
+
+def _summarize_health(worker: WorkerProcess) -> dict[str, Any]:
+    """What the worker's own monitor saw during the calls (OpenRTC workers only), and which
+    calls it accepted or refused at dispatch."""
+    health = worker.seen("health")
+    accepted = {e["room"] for e in worker.seen("session_started")}
+    refused = {e["room"] for e in worker.seen("refused")}
+    reasons: dict[str, int] = {}
+    for event in worker.seen("refused"):
+        reasons[event["rule"]] = reasons.get(event["rule"], 0) + 1
+    busy = [e["loop_busy"] for e in health if e["active"] > 0]
+    return {
+        "accepted_rooms": sorted(accepted),
+        "refused_rooms": sorted(refused - accepted),
+        "refused_by_rule": reasons,
+        "monitor_loop_busy_max": max(busy, default=None),
+        "monitor_loop_busy_per_session": max(
+            (e["loop_busy"] / e["active"] for e in health if e["active"] >= 3), default=None
+        ),
+        "monitor_lag_p99_max_s": max((e["loop_lag_p99_s"] for e in health), default=None),
+        "monitor_lag_max_s": max((e["loop_lag_max_s"] for e in health), default=None),
+    }
 
 
 def _host_cpu_percent(before: Any) -> float:

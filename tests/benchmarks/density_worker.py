@@ -13,6 +13,7 @@ from density_agents import AGENT_CLASSES, DISPATCH_NAME, GREETINGS, offline_prov
 
 from openrtc import AgentPool
 from openrtc.events import (
+    AdmissionRejected,
     MetricsEvent,
     RuntimeSnapshot,
     SessionEnded,
@@ -34,9 +35,20 @@ class ProbeExporter:
             density_probe.report("session_started", room=event.room)
         elif isinstance(event, SessionEnded):
             density_probe.report("session_ended", room=event.room, outcome=str(event.outcome))
+        elif isinstance(event, AdmissionRejected):
+            density_probe.report("refused", room=event.room, rule=event.rule, reason=event.reason)
 
     def export_snapshot(self, snapshot: RuntimeSnapshot) -> None:
-        return None
+        health = snapshot.health
+        if health is not None:
+            density_probe.report(
+                "health",
+                active=snapshot.active,
+                loop_busy=health.loop_busy,
+                loop_lag_p50_s=health.loop_lag_p50_s,
+                loop_lag_p99_s=health.loop_lag_p99_s,
+                loop_lag_max_s=health.loop_lag_max_s,
+            )
 
     def close(self) -> None:
         return None
@@ -55,6 +67,7 @@ def build_pool() -> AgentPool:
         default_llm=llm,
         default_tts=tts,
         dispatch_name=DISPATCH_NAME,
+        metrics_interval=1.0,
         plugins={"density-probe": ProbePlugin()},
     )
     for name, agent_cls in AGENT_CLASSES.items():
