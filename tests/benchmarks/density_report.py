@@ -22,6 +22,7 @@ COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("N", lambda r: str(r["sessions"])),
     ("status", lambda r: r["status"]),
     ("served", lambda r: f"{r['served']}/{r['sessions']}" if "served" in r else "-"),
+    ("acc/ref/unsrv", lambda r: _admission(r)),
     ("idle RSS", lambda r: _num(r.get("idle_rss_mib"))),
     ("peak RSS", lambda r: _num(r.get("peak_rss_mib"))),
     ("RSS/session", lambda r: _num(r.get("marginal_rss_mib"), ".1f")),
@@ -32,14 +33,32 @@ COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("reply p50", lambda r: _num(r.get("reply_median_s"), ".2f")),
     ("CPU", lambda r: _num(r.get("worker_cpu_cores"), ".2f")),
     ("stalls", lambda r: _stalls(r)),
+    ("lag p99 ms", lambda r: _num(_times(r.get("monitor_lag_p99_max_s"), 1000))),
+    ("loop ms/s/session", lambda r: _num(_times(r.get("monitor_loop_busy_per_session"), 1000))),
 ]
 LEGEND = (
     "memory in MiB of the worker's whole process tree; RSS/session = (peak - idle) / N; PSS "
     "splits pages shared between processes; greet = dispatch -> first greeting audio at the "
     "caller, reply = end of the caller's line -> first reply audio, in s; CPU = worker tree "
     "cores used during the calls; stalls = worker event-loop wake-ups >= 0.5 s late (count, "
-    "longest s)"
+    "longest s); acc/ref/unsrv = calls the worker accepted / refused at dispatch (by itself or "
+    "by the server, the worker reporting full) / accepted but never greeted; lag p99 = the "
+    "worker's own loop monitor, worst 10 s window during the calls; loop ms/s/session = "
+    "loop-thread CPU ms per second per live session (worst snapshot with 3+ sessions)"
 )
+
+
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+def _admission(row: Row) -> str:
+    """Calls the worker accepted, refused at dispatch (itself or the server), and accepted
+    but never greeted: the last must be 0 at any load."""
+    if "accepted" not in row:
+        return "-"
+    refused = row["sessions"] - row["accepted"]
+    return f"{row['accepted']}/{refused}/{row['accepted_unserved']}"
 
 
 def _stalls(row: Row) -> str:
