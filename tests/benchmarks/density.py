@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from density_agents import PROFILES
 from density_reference import (
     ReferenceEnv,
     ReferenceUnavailable,
@@ -97,6 +98,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--impls", type=_csv(str, tuple(IMPLEMENTATIONS)), default=list(IMPLEMENTATIONS))
     add("--reference-version", default="0.20.1", help="PyPI openrtc version to compare")
     add("--max-rss-gb", type=float, default=16.0, help="stop a run whose worker tree passes this")
+    add(
+        "--providers",
+        choices=PROFILES,
+        default="offline",
+        help="offline: STT/TTS on the worker's CPU; media: near-free STT/LLM/TTS, the worker's "
+        "cost is the media (VAD, end-of-turn model, audio in and out), as with cloud providers",
+    )
     add("--turns", type=int, default=1, help="times each caller speaks and waits for a reply")
     add("--hold-s", type=float, default=10.0, help="all sessions live together this long")
     add("--settle-s", type=float, default=5.0, help="minimum idle time before the calls")
@@ -132,9 +140,15 @@ def enter_private_network(host_network: bool) -> str:
 
 
 def launch_for(
-    impl: str, mode: str, server: Any, cap: int, reference: ReferenceEnv | None
+    impl: str,
+    mode: str,
+    server: Any,
+    cap: int,
+    reference: ReferenceEnv | None,
+    providers: str = "offline",
 ) -> WorkerLaunch:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", **server.env()}
+    env["DENSITY_PROVIDERS"] = providers
     if impl == "reference":
         assert reference is not None
         env.update(PYTHONPATH=str(HERE), DENSITY_ISOLATION=mode, DENSITY_MAX_SESSIONS=str(cap))
@@ -220,7 +234,7 @@ async def sweep(
                         max_rss_bytes=int(args.max_rss_gb * 1024 * MiB),
                         sample_interval_s=0.5,
                     )
-                    launch = launch_for(impl, mode, server, cap, reference)
+                    launch = launch_for(impl, mode, server, cap, reference, args.providers)
                     print(f"-- {impl} {mode} N={n}", file=sys.stderr, flush=True)
                     try:
                         row = await measure_run(launch, server, SPEECH, config, workdir)
@@ -228,6 +242,7 @@ async def sweep(
                         row = {"implementation": impl, "mode": mode, "sessions": n}
                         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
                     row["dispatch_refused"] = dispatch_refusals(row, _server_log(server))
+                    row["providers"] = args.providers
                     print(table([row]).splitlines()[2], file=sys.stderr, flush=True)
                     on_row(row)
                     last[(impl, mode)] = row

@@ -48,6 +48,19 @@ class BenchSTT(OfflineSTT):
         return (BenchSTT, ())
 
 
+PROFILES = ("offline", "media")
+"""Provider profiles: ``offline`` recognises and speaks on the worker's CPU (pocketsphinx,
+espeak-ng); ``media`` stands for cloud providers (density_media)."""
+
+
+def providers(profile: str) -> tuple[Any, Any, Any]:
+    if profile == "media":
+        from density_media import media_providers
+
+        return media_providers(REPLY)
+    return offline_providers()
+
+
 def offline_providers() -> tuple[Any, Any, Any]:
     """(stt, llm, tts) from contrib/openrtc-providers-offline, answering the caller's line."""
     _, llm, tts = make_offline_providers(

@@ -19,6 +19,7 @@ def _num(value: float | None, spec: str = ".0f") -> str:
 COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("implementation", lambda r: r["implementation"]),
     ("mode", lambda r: r["mode"]),
+    ("providers", lambda r: r.get("providers", "offline")),
     ("N", lambda r: str(r["sessions"])),
     ("status", lambda r: r["status"]),
     ("served", lambda r: f"{r['served']}/{r['sessions']}" if "served" in r else "-"),

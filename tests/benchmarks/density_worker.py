@@ -8,8 +8,10 @@ user's ``app.py``; an in-process plugin reports registration, sessions and loop 
 
 from __future__ import annotations
 
+import os
+
 import density_probe
-from density_agents import AGENT_CLASSES, DISPATCH_NAME, GREETINGS, offline_providers
+from density_agents import AGENT_CLASSES, DISPATCH_NAME, GREETINGS, providers
 
 from openrtc import AgentPool
 from openrtc.events import (
@@ -61,7 +63,7 @@ class ProbePlugin:
 
 
 def build_pool() -> AgentPool:
-    stt, llm, tts = offline_providers()
+    stt, llm, tts = providers(os.environ.get("DENSITY_PROVIDERS", "offline"))
     pool = AgentPool(
         default_stt=stt,
         default_llm=llm,

@@ -20,14 +20,14 @@ from density_agents import (
     DISPATCH_NAME,
     GREETINGS,
     LocalTurnDetectorPrewarm,
-    offline_providers,
+    providers,
 )
 
 from openrtc import AgentPool  # the reference package in its own virtualenv
 
 
 def build_pool() -> AgentPool:
-    stt, llm, tts = offline_providers()
+    stt, llm, tts = providers(os.environ.get("DENSITY_PROVIDERS", "offline"))
     pool = AgentPool(
         default_stt=stt,
         default_llm=llm,
