@@ -54,7 +54,7 @@ step "openrtc plugins list"
 import json, sys
 plugins = {p["name"]: p for p in json.load(open(sys.argv[1]))["plugins"]}
 wanted = ["openrtc-core", "openrtc-isolation-coroutine", "openrtc-router-metadata",
-          "openrtc-router-prefix", "openrtc-overload-guard"]
+          "openrtc-router-prefix", "openrtc-overload-guard", "openrtc-session-defaults"]
 missing = [name for name in wanted if plugins.get(name, {}).get("status") != "active"]
 if missing:
     sys.exit(f"not active: {missing}; listed: {sorted(plugins)}")

@@ -138,6 +138,21 @@ class OpenRTCHookSpecs:
         raise NotImplementedError
 
     @hookspec
+    def openrtc_audio_input(self, session: SessionSpec) -> Mapping[str, Any] | None:
+        """Choose how a session takes in the caller's audio.
+
+        Fires once per job, before the session starts in its room (not in ``openrtc
+        console``, which has no room). The merged results become livekit's
+        ``room_io.AudioInputOptions`` for the session (``sample_rate``, ``frame_size_ms``,
+        ``auto_gain_control``, ``noise_cancellation``, ...); with no contribution livekit's
+        own defaults apply. Two plugins returning the same key is an error naming both.
+
+        :param session: the agent, job, shared ``userdata`` and settings of the session.
+        :return: keyword arguments for ``AudioInputOptions``, or ``None``.
+        """
+        raise NotImplementedError
+
+    @hookspec
     def openrtc_session_overrides(self, session: SessionSpec) -> Mapping[str, Any] | None:
         """Override ``AgentSession`` keyword arguments for one session (tenant overrides).
 

@@ -27,6 +27,8 @@ class SessionPlan:
     agent: AgentConfig
     session_kwargs: dict[str, Any]
     greeting: str | None
+    audio_input: dict[str, Any] = attrs.field(factory=dict)
+    """``AudioInputOptions`` keyword arguments from ``openrtc_audio_input``; empty: livekit's."""
 
     def with_options(self, session_kwargs: dict[str, Any]) -> SessionPlan:
         return attrs.evolve(self, session_kwargs=session_kwargs)
@@ -45,8 +47,14 @@ def plan_session(
     options = assemble(
         plugin_defaults=plugin_defaults, pool=defaults, agent=config, overrides=overrides
     )
+    audio_input = combine_plugin_layer(
+        host.call_each("openrtc_audio_input", session=spec), "openrtc_audio_input"
+    )
     return SessionPlan(
-        agent=config, session_kwargs=options, greeting=greeting_for(defaults, config)
+        agent=config,
+        session_kwargs=options,
+        greeting=greeting_for(defaults, config),
+        audio_input=audio_input,
     )
 
 
@@ -71,6 +79,11 @@ async def start_session(
     start: dict[str, Any] = {"agent": plan.agent.agent_cls(), "capture_run": capture_run}
     if room is not None:
         start["room"] = room
+        if plan.audio_input:
+            from livekit.agents.voice import room_io
+
+            audio = room_io.AudioInputOptions(**plan.audio_input)
+            start["room_options"] = room_io.RoomOptions(audio_input=audio)
     await session.start(**start)
     if plan.greeting:
         reply = session.generate_reply(instructions=plan.greeting)

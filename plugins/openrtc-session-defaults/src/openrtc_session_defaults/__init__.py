@@ -1,0 +1,1 @@
+"""Session defaults that cost less per live call than livekit-agents' own, each one a setting."""

@@ -1,0 +1,88 @@
+"""The audio a session hears: at 16 kHz without gain control by default, livekit's 24 kHz when
+the setting says so. A real worker, a real caller speaking through a real livekit-server, and
+an agent that notes the sample rate of the frames its STT stage receives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from livekit import rtc
+from livekit.agents import Agent, ModelSettings
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.plugin import CallerFactory
+from openrtc_testing.pools import offline_pool
+from openrtc_testing.worker import running_worker
+
+pytestmark = pytest.mark.e2e
+
+SPEECH = Path(__file__).resolve().parents[3] / "tests" / "data" / "hello_appointment_16k.wav"
+DISPATCH_NAME = "openrtc-e2e-audio-input"
+TIMEOUT = 60.0  # a hang guard, not a performance claim
+heard_rates: list[int] = []
+
+
+class Listener(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="listen")
+
+    def stt_node(self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings) -> Any:
+        async def noted() -> AsyncIterable[rtc.AudioFrame]:
+            async for frame in audio:
+                heard_rates.append(frame.sample_rate)
+                yield frame
+
+        return Agent.default.stt_node(self, noted(), model_settings)
+
+
+def test_the_plan_carries_the_defaults_and_the_settings_change_them() -> None:
+    from openrtc.plugin import SessionSpec
+
+    for settings, expected in (
+        ({}, {"sample_rate": 16_000, "auto_gain_control": False}),
+        (
+            {"session_defaults.input_sample_rate": 0, "session_defaults.input_gain_control": True},
+            {"auto_gain_control": True},
+        ),
+    ):
+        pool = offline_pool(plugin_settings=settings)
+        config = pool.add("listener", Listener)
+        spec = SessionSpec(
+            agent="listener", job_id="j", room_name="r", userdata={}, settings=pool.settings
+        )
+        assert pool._runtime.handlers.plan(config, spec).audio_input == expected
+
+
+@pytest.mark.parametrize(("setting", "rate"), [(None, 16_000), (24_000, 24_000)])
+async def test_a_live_session_hears_the_caller_at_the_chosen_rate(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    setting: int | None,
+    rate: int,
+) -> None:
+    heard_rates.clear()
+    settings = {} if setting is None else {"session_defaults.input_sample_rate": setting}
+    pool = offline_pool(dispatch_name=DISPATCH_NAME, plugin_settings=settings)
+    pool.add("listener", Listener, greeting="")
+    async with running_worker(pool, livekit_server):
+        room = new_room_name("audio-input")
+        await livekit_admin.create_room(room)
+        await livekit_admin.create_dispatch(
+            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "listener"})
+        )
+        caller = await caller_factory(room)
+        await caller.wait_for_participant(TIMEOUT, agent=True)
+        await caller.say(SPEECH)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
+        while not heard_rates:
+            assert loop.time() < deadline, "the agent's STT stage never received audio"
+            await asyncio.sleep(0.2)
+    assert set(heard_rates) == {rate}
