@@ -56,6 +56,11 @@ MIN_SERVED_FRACTION = 0.5
 IMPLEMENTATIONS = {
     "openrtc": "this workspace; default prewarm: local Silero VAD + local end-of-turn v1-mini",
     "openrtc-silero": "this workspace; livekit-plugins-silero VAD + local end-of-turn v1-mini",
+    "openrtc-lk-defaults": (
+        "this workspace with livekit-agents' own session defaults (openrtc-session-defaults "
+        "blocked: 24 kHz input, gain control on)"
+    ),
+    "openrtc-uvloop": "this workspace on uvloop's event loop (run with `uv run --with uvloop`)",
     "reference": (
         "PyPI openrtc {version} in its own virtualenv; its defaults (livekit-plugins-silero VAD "
         "shared by all sessions) except end-of-turn: local v1-mini instead of the multilingual "
@@ -158,6 +163,10 @@ def launch_for(
     command += ["--isolation", mode, "--max-concurrent-sessions", str(cap)]
     if impl == "openrtc-silero":
         command += ["--prewarm-vad", "silero", "--prewarm-turn-detector", "local"]
+    if impl == "openrtc-lk-defaults":
+        env["OPENRTC_DISABLE_PLUGINS"] = "openrtc-session-defaults"
+    if impl == "openrtc-uvloop":
+        env["DENSITY_LOOP"] = "uvloop"
     return WorkerLaunch(impl, mode, command, env, HERE)
 
 

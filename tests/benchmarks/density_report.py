@@ -33,6 +33,7 @@ COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("greet p95", lambda r: _num(r.get("greeting_p95_s"), ".2f")),
     ("reply p50", lambda r: _num(r.get("reply_median_s"), ".2f")),
     ("CPU", lambda r: _num(r.get("worker_cpu_cores"), ".2f")),
+    ("cores/session", lambda r: _num(_per_accepted(r, "worker_cpu_cores"), ".3f")),
     ("stalls", lambda r: _stalls(r)),
     ("lag p99 ms", lambda r: _num(_times(r.get("monitor_lag_p99_max_s"), 1000))),
     ("loop ms/s/session", lambda r: _num(_times(r.get("monitor_loop_busy_per_session"), 1000))),
@@ -41,16 +42,22 @@ LEGEND = (
     "memory in MiB of the worker's whole process tree; RSS/session = (peak - idle) / N; PSS "
     "splits pages shared between processes; greet = dispatch -> first greeting audio at the "
     "caller, reply = end of the caller's line -> first reply audio, in s; CPU = worker tree "
-    "cores used during the calls; stalls = worker event-loop wake-ups >= 0.5 s late (count, "
-    "longest s); acc/ref/unsrv = calls the worker accepted / refused at dispatch (by itself or "
-    "by the server, the worker reporting full) / accepted but never greeted; lag p99 = the "
-    "worker's own loop monitor, worst 10 s window during the calls; loop ms/s/session = "
-    "loop-thread CPU ms per second per live session (worst snapshot with 3+ sessions)"
+    "cores used during the calls (cores/session: over the calls it accepted); stalls = worker "
+    "event-loop wake-ups >= 0.5 s late (count, longest s); acc/ref/unsrv = calls the worker "
+    "accepted / refused at dispatch (by itself or by the server, the worker reporting full) / "
+    "accepted but never greeted; lag p99 = the worker's own loop monitor, worst 10 s window "
+    "during the calls; loop ms/s/session = loop-thread CPU ms per second per live session "
+    "(median of the snapshots with every accepted session live, after the ramp)"
 )
 
 
 def _times(value: float | None, factor: float) -> float | None:
     return None if value is None else value * factor
+
+
+def _per_accepted(row: Row, key: str) -> float | None:
+    value, accepted = row.get(key), row.get("accepted") or 0
+    return None if value is None or not accepted else value / accepted
 
 
 def _admission(row: Row) -> str:

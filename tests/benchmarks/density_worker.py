@@ -80,4 +80,9 @@ def build_pool() -> AgentPool:
 pool = build_pool()
 
 if __name__ == "__main__":
+    if os.environ.get("DENSITY_LOOP") == "uvloop":
+        # an event loop built for many sockets and callbacks (needs `uv run --with uvloop`)
+        import uvloop
+
+        uvloop.install()
     pool.run()
