@@ -43,6 +43,8 @@ logger = logging.getLogger("openrtc.livekit_adapter")
 
 HOST_CLOSE_TIMEOUT_S = 10.0
 """How long a host with no jobs left may take to exit once told to, before it is killed."""
+RESPAWN_DELAY_S = 1.0
+"""Wait before replacing a host that died before it was ready."""
 
 
 class RtcUsedBeforeForkError(RuntimeError):
@@ -330,10 +332,13 @@ class HostPool(utils.EventEmitter[PoolEvent]):
         host.process.join()
         code = host.process.exitcode
         host.exited.set_result(code)
-        if not host.ready.done():
+        was_ready = host.ready.done()
+        if not was_ready:
             host.ready.set_exception(
                 RuntimeError(f"session host {host.index} exited (code {code}) before it was ready")
             )
+            # start() awaits it for the first hosts; nobody does for a replacement
+            host.ready.exception()
         lost = list(host.jobs.values())
         host.jobs.clear()
         if self._closed and not lost:
@@ -349,8 +354,13 @@ class HostPool(utils.EventEmitter[PoolEvent]):
         for executor in lost:
             executor.finish(succeeded=False)
         if not self._closed:
-            replacement = self._spawn(host.index)
-            self._hosts[self._hosts.index(host)] = replacement
+            # a host that dies before it is even ready would otherwise be re-forked in a loop
+            delay = 0.0 if was_ready else RESPAWN_DELAY_S
+            self._loop.call_later(delay, self._replace, host)
+
+    def _replace(self, host: _Host) -> None:
+        if not self._closed:
+            self._hosts[self._hosts.index(host)] = self._spawn(host.index)
 
     async def aclose(self) -> None:
         if not self._started or self._closed:
