@@ -123,6 +123,12 @@ def test_missing_private_name_is_named_in_the_error(monkeypatch: pytest.MonkeyPa
     assert importlib.metadata.version("livekit-agents") in message
 
 
+def test_a_name_bound_to_none_is_present_and_a_missing_one_is_not() -> None:
+    # the session-host pool reads livekit.rtc's client singleton, None until rtc is used
+    assert adapter_version.resolve("livekit.rtc._ffi_client.FfiClient._instance") is not None
+    assert adapter_version.resolve("livekit.rtc._ffi_client.FfiClient._gone") is None
+
+
 def test_missing_livekit_is_an_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def not_installed(distribution: str) -> str:
         raise importlib.metadata.PackageNotFoundError(distribution)
@@ -133,7 +139,10 @@ def test_missing_livekit_is_an_import_error(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_an_unknown_way_of_running_jobs_names_the_known_ones() -> None:
-    with pytest.raises(TypeError, match=r"use openrtc.job_runners.JobsAsTasks\(\) or JobsInProc"):
+    with pytest.raises(
+        TypeError,
+        match=r"use openrtc.job_runners.JobsAsTasks\(\), JobsInProcesses\(...\) or JobsInHosts",
+    ):
         ServerOptions(jobs="thread", entrypoint_fnc=_noop)  # type: ignore[arg-type]
 
 

@@ -99,7 +99,7 @@ def assert_nothing_left_open(stderr: str) -> None:
     assert "failed to connect to livekit" not in stderr, stderr
 
 
-@pytest.mark.parametrize("isolation", ["coroutine", "process"])
+@pytest.mark.parametrize("isolation", ["coroutine", "process", "hybrid"])
 def test_unreachable_server_is_named_with_its_cause_then_exit_1(
     agents_dir: Path, refusing_url: str, isolation: str
 ) -> None:

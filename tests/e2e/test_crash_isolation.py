@@ -94,7 +94,7 @@ AGENTS = {
 }
 
 
-@pytest.fixture(params=["coroutine", "process"])
+@pytest.fixture(params=["coroutine", "process", "hybrid"])
 def isolation(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -33,8 +33,25 @@ if __name__ == "__main__":
 """
 
 
+# hybrid: the calls spread over two session hosts, and the drain must wait for every one
+ISOLATION_ARGS = {"coroutine": (), "hybrid": ("--isolation", "hybrid", "--hybrid-hosts", "2")}
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            found |= {child, *descendants(child)}
+    return found
+
+
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize("isolation", list(ISOLATION_ARGS))
 async def test_sigterm_drains_live_calls_and_exits_zero(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path, isolation: str
 ) -> None:
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(APP), encoding="utf-8")
@@ -45,6 +62,7 @@ async def test_sigterm_drains_live_calls_and_exits_zero(
         "20",
         "--drain-timeout",
         "120",
+        *ISOLATION_ARGS[isolation],
         snapshot_file=tmp_path / "snapshot.json",
         env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
     )
@@ -52,6 +70,8 @@ async def test_sigterm_drains_live_calls_and_exits_zero(
     try:
         await worker.start()
         await worker.wait_for_line("registered")
+        helpers = descendants(worker.pid)
+        assert len(helpers) == (2 if isolation == "hybrid" else 0), helpers
         rooms = [new_room_name(f"drain-{i}") for i in range(CALLS)]
         for index, room in enumerate(rooms):
             await livekit_admin.create_room(room)
@@ -92,6 +112,8 @@ async def test_sigterm_drains_live_calls_and_exits_zero(
             await caller.leave()
         code = await worker.wait(TIMEOUT)
         assert code == 0, worker.tail()
+        # every process the worker started (its session hosts) ended with it
+        assert not [pid for pid in helpers if alive(pid)], worker.tail()
         final = worker.snapshot()
         assert final is not None and final["draining"]
         assert final["started"] == CALLS and final["active"] == 0, final

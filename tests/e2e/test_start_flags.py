@@ -58,6 +58,13 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "prometheus_port": (str(free_tcp_port()), "<port>"),
         "prometheus_host": ("127.0.0.1", "127.0.0.1"),
         "metrics_jsonl": (str(tmp / "events.jsonl"), str(tmp / "events.jsonl")),
+        "overload.loop_lag_ms": ("250", "250.0"),
+        "overload.loop_busy": ("0.8", "0.8"),
+        "overload.host_cpu": ("0.95", "0.95"),
+        "session_defaults.input_sample_rate": ("24000", "24000"),
+        "session_defaults.input_gain_control": ("true", "True"),
+        "hybrid.hosts": ("3", "3"),
+        "hybrid.start_timeout": ("45", "45.0"),
     }
 
 

@@ -7,6 +7,8 @@ its knobs, so a mode is written against this public description, never against t
 
 from __future__ import annotations
 
+import os
+
 import attrs
 
 
@@ -34,5 +36,24 @@ class JobsInProcesses:
     preload_modules: tuple[str, ...] = ()
 
 
-JobRunner = JobsAsTasks | JobsInProcesses
+@attrs.frozen
+class JobsInHosts:
+    """Jobs run as asyncio tasks in ``hosts`` session-host processes (0: one per CPU core).
+
+    Prewarm runs once, in the worker, before the hosts start; each host is forked from the
+    worker afterwards and shares the loaded models copy-on-write. A job goes to the host with
+    the fewest live jobs. A host that dies fails only its own jobs and is replaced.
+    ``start_timeout`` bounds how long a new host may take to report itself ready.
+    """
+
+    hosts: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    start_timeout: float = 60.0
+
+    @property
+    def host_count(self) -> int:
+        """The number of hosts to run: ``hosts``, or one per CPU core when it is 0."""
+        return self.hosts or os.cpu_count() or 1
+
+
+JobRunner = JobsAsTasks | JobsInProcesses | JobsInHosts
 """Every way of running jobs the kernel's livekit seam knows."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from openrtc import events
 from openrtc.events import SCHEMA_VERSION, MetricsEvent, RuntimeSnapshot
 from openrtc.hookspecs import hookimpl
-from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInProcesses
+from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInHosts, JobsInProcesses
 from openrtc.runtime import current_rss_bytes
 from openrtc.settings import Setting, SettingError, Settings
 from openrtc.strategies import (
@@ -44,6 +44,7 @@ __all__ = [
     "JobRunner",
     "JobVerdict",
     "JobsAsTasks",
+    "JobsInHosts",
     "JobsInProcesses",
     "MetricsEvent",
     "MetricsExporter",

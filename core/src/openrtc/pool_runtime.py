@@ -268,6 +268,7 @@ class PoolRuntime:
             devmode=devmode,
             http_port=http_port,
             on_connection_failed=registration.attempt_failed,
+            job_failed=self.state.has_failed,
         )
 
     async def _run_server(

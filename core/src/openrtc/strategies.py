@@ -195,6 +195,10 @@ class WorkerSpec:
     """Call after each failed attempt to reach LiveKit; before the first registration the
     server keeps retrying until it is closed (the kernel closes it at ``registration_timeout``).
     """
+    job_failed: Callable[[str], bool] | None = attrs.field(default=None, eq=False)
+    """Whether the kernel marked the job with this id failed (its entrypoint raised, or its
+    session closed on an error), as seen by the process that ran the entrypoint. A mode whose
+    jobs run in processes of its own asks it there and reports the answer back."""
 
 
 @runtime_checkable

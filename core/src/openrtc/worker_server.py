@@ -42,6 +42,7 @@ def build_worker_server(spec: WorkerSpec, jobs: JobRunner) -> WorkerServer:
             setup_fnc=spec.prewarm,
             load_fnc=spec.load,
             on_job_ended=spec.on_job_ended,
+            job_failed=spec.job_failed,
             on_connection_failed=spec.on_connection_failed,
             agent_name=spec.settings["dispatch_name"],
             ws_url=spec.ws_url,

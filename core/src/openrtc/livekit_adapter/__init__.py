@@ -1,8 +1,9 @@
 """The only place in openrtc that touches livekit-agents' private names.
 
 livekit-agents has no public way to run a job as a task on the worker's own event loop, so this
-package supplies one (`CoroutineJobPool`, `CoroutineJobExecutor`) and a `build_server` that
-picks it or livekit's own process pool, adjusted so that a job process can report its job's
+package supplies one (`CoroutineJobPool`, `CoroutineJobExecutor`), runs the same in forked
+session hosts (`HostPool`), and offers a `build_server` that picks one of them or livekit's own
+process pool, adjusted so that a job process can report its job's
 failure through its exit code (`report_job_failure`) and keeps its own warm-process count.
 The server also retries its connection to LiveKit itself and reports every failed attempt
 (`ConnectionFailed`, naming the URL and the cause), where livekit's own loop logs neither.
@@ -27,6 +28,7 @@ LIVEKIT_AGENTS_VERSION = check_livekit_compat()
 from .connection import ConnectionFailed  # noqa: E402
 from .coroutine_executor import CoroutineJobExecutor  # noqa: E402
 from .coroutine_pool import CoroutineJobPool  # noqa: E402
+from .host_pool import HostJobExecutor, HostPool, RtcUsedBeforeForkError  # noqa: E402
 from .process_pool import (  # noqa: E402
     JOB_FAILED_EXIT_CODE,
     job_failure_reported,
@@ -50,7 +52,10 @@ __all__ = [
     "ConnectionLostError",
     "CoroutineJobExecutor",
     "CoroutineJobPool",
+    "HostJobExecutor",
+    "HostPool",
     "LiveKitVersionError",
+    "RtcUsedBeforeForkError",
     "ServerOptions",
     "accept_attributes",
     "build_server",

@@ -13,12 +13,13 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
 
-from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInProcesses
+from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInHosts, JobsInProcesses
 from openrtc.routing import decision_from_attributes
 from openrtc.strategies import JobEnded
 
 from .connection import RECONNECT_ATTEMPTS, ConnectionFailed, describe_error, retry_delay
 from .coroutine_pool import CoroutineJobPool
+from .host_pool import HostPool
 from .process_pool import adopt_process_pool
 
 logger = logging.getLogger("openrtc.livekit_adapter")
@@ -39,17 +40,17 @@ class ConnectionLostError(RuntimeError):
 
 
 def _check_runner(_: object, attribute: attrs.Attribute[JobRunner], value: object) -> None:
-    if not isinstance(value, JobsAsTasks | JobsInProcesses):
+    if not isinstance(value, JobsAsTasks | JobsInProcesses | JobsInHosts):
         raise TypeError(
             f"jobs={value!r} is not a way of running jobs; use openrtc.job_runners."
-            "JobsAsTasks() or JobsInProcesses(...)"
+            "JobsAsTasks(), JobsInProcesses(...) or JobsInHosts(...)"
         )
 
 
 @attrs.frozen(kw_only=True)
 class ServerOptions:
     jobs: JobRunner = attrs.field(validator=_check_runner)
-    """How jobs run: as tasks on this loop, or one process each (with its knobs)."""
+    """How jobs run: as tasks on this loop, one process each, or as tasks in session hosts."""
     entrypoint_fnc: Callable[[JobContext], Awaitable[None]]
     request_fnc: Callable[[JobRequest], Awaitable[None]] | None = None
     setup_fnc: Callable[[JobProcess], Any] | None = None
@@ -58,6 +59,9 @@ class ServerOptions:
     on_job_ended: Callable[[JobEnded], None] | None = None
     """Called in the worker process when a job's executor finished, whatever runs jobs; the
     agent is read back from the routing decision in the job's accept attributes."""
+    job_failed: Callable[[str], bool] | None = None
+    """Whether the kernel marked a job failed, asked in the process that ran its entrypoint;
+    session hosts ask it after each job and report the answer with the job's end."""
     on_connection_failed: Callable[[ConnectionFailed], None] | None = None
     """Called after each failed attempt to connect to LiveKit, before the retry. Before the
     first registration the server retries until it is closed: the caller bounds that."""
@@ -88,7 +92,8 @@ class _OpenRTCAgentServer(AgentServer):
     CoroutineJobPool built from the very same arguments instead (the ProcPool is dropped
     before it ever starts, so no process is spawned); in process mode it keeps livekit's pool,
     adjusted by `adopt_process_pool` (job failures become exit codes; its own warm-process
-    count). Either way it subscribes the job-ended report to the kept pool.
+    count); with session hosts it keeps a HostPool built from the same arguments. Either way
+    it subscribes the job-ended report to the kept pool.
 
     It also owns the retrying of the connection to LiveKit (`_connection_task`).
     """
@@ -98,6 +103,7 @@ class _OpenRTCAgentServer(AgentServer):
         *,
         jobs: JobRunner,
         on_job_ended: Callable[[JobEnded], None] | None,
+        job_failed: Callable[[str], bool] | None = None,
         on_connection_failed: Callable[[ConnectionFailed], None] | None = None,
         reconnect_attempts: int = RECONNECT_ATTEMPTS,
         **kwargs: Any,
@@ -106,7 +112,8 @@ class _OpenRTCAgentServer(AgentServer):
         super().__init__(max_retry=0, **kwargs)
         self._openrtc_jobs = jobs
         self._openrtc_on_job_ended = on_job_ended
-        self._openrtc_pool: ProcPool | CoroutineJobPool | None = None
+        self._openrtc_job_failed = job_failed
+        self._openrtc_pool: ProcPool | CoroutineJobPool | HostPool | None = None
         # the URL livekit connects to, resolved as its constructor resolves it
         self._openrtc_url: str = kwargs.get("ws_url") or os.environ.get("LIVEKIT_URL") or ""
         self._openrtc_on_connection_failed = on_connection_failed
@@ -127,9 +134,13 @@ class _OpenRTCAgentServer(AgentServer):
 
     @_proc_pool.setter
     def _proc_pool(self, built: ProcPool) -> None:
-        pool: ProcPool | CoroutineJobPool = built
+        pool: ProcPool | CoroutineJobPool | HostPool = built
         if isinstance(self._openrtc_jobs, JobsAsTasks):
             pool = CoroutineJobPool.from_proc_pool(built)
+        elif isinstance(self._openrtc_jobs, JobsInHosts):
+            pool = HostPool.from_proc_pool(
+                built, runner=self._openrtc_jobs, job_failed=self._openrtc_job_failed
+            )
         else:
             pool = adopt_process_pool(built, warm_processes=self._openrtc_jobs.warm_processes)
         pool.on("process_closed", self._report_job_ended)
@@ -140,6 +151,12 @@ class _OpenRTCAgentServer(AgentServer):
         """The coroutine pool while jobs run as tasks, else None."""
         pool = self._openrtc_pool
         return pool if isinstance(pool, CoroutineJobPool) else None
+
+    @property
+    def host_pool(self) -> HostPool | None:
+        """The session-host pool while jobs run in session hosts, else None."""
+        pool = self._openrtc_pool
+        return pool if isinstance(pool, HostPool) else None
 
     def _count_registration(self, *_: Any) -> None:
         self._openrtc_registrations += 1
@@ -259,6 +276,7 @@ def build_server(options: ServerOptions) -> AgentServer:
     server = _OpenRTCAgentServer(
         jobs=jobs,
         on_job_ended=options.on_job_ended,
+        job_failed=options.job_failed,
         on_connection_failed=options.on_connection_failed,
         reconnect_attempts=options.reconnect_attempts,
         **kwargs,

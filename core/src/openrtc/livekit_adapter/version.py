@@ -71,6 +71,10 @@ PRIVATE_NAMES_USED: tuple[str, ...] = (
     # handler that caught the attempt's error, which the RuntimeError keeps as __context__)
     "livekit.agents.worker.AgentServer._connection_task",
     "livekit.agents.worker.AgentServer._connection_task.__wrapped__",
+    # session hosts are forked from the worker: livekit.rtc's native runtime must not have
+    # started there yet (its client singleton is still unset)
+    "livekit.rtc._ffi_client.FfiClient",
+    "livekit.rtc._ffi_client.FfiClient._instance",
     # the health check answers 503 while it is set; livekit's loop sets it when it gives up
     "livekit.agents.worker.AgentServer._connection_failed",
 )
@@ -162,9 +166,13 @@ def _assigned_on_self(cls: type, name: str) -> bool:
     )
 
 
+class _Unset:
+    """Stands for a name that exists and is bound to None (an unset singleton, say)."""
+
+
 def resolve(dotted: str) -> object | None:
     """The object a dotted name designates, `type` for an instance-only attribute of a class,
-    or None when livekit no longer has it."""
+    `_Unset` for one bound to None, or None when livekit no longer has it."""
     found = _import_longest_prefix(dotted.split("."))
     if found is None:
         return None
@@ -173,6 +181,8 @@ def resolve(dotted: str) -> object | None:
     for index, part in enumerate(rest):
         if hasattr(obj, part):
             obj = getattr(obj, part)
+            if obj is None:
+                return _Unset if index == len(rest) - 1 else None
             continue
         is_last = index == len(rest) - 1
         if is_last and isinstance(obj, type) and _assigned_on_self(obj, part):

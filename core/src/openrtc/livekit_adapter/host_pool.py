@@ -1,0 +1,426 @@
+"""A stand-in for livekit's ProcPool that runs jobs as tasks in K forked session hosts.
+
+It offers what AgentServer uses of ProcPool, as `CoroutineJobPool` does. At `start()` the setup
+function (prewarm) runs once, here in the worker; then the heap is frozen for the garbage
+collector (`gc.freeze()`: a collection in a host would otherwise write to every object's
+header and unshare the pages the models live in) and the hosts are forked, sharing the models
+copy-on-write. `launch_job` sends each job to the host with the fewest live jobs; the job's
+stand-in here (`HostJobExecutor`) reports its status as the host reports it, so AgentServer,
+drain and the kernel's counters see every job as they would in coroutine mode. A host that
+dies fails its own jobs only and is replaced by a new fork.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import multiprocessing
+import time
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import attrs
+from livekit.agents import utils
+from livekit.agents.ipc.inference_executor import InferenceExecutor
+from livekit.agents.ipc.job_executor import JobStatus
+from livekit.agents.ipc.proc_pool import ProcPool
+from livekit.agents.job import JobContext, JobExecutorType, JobProcess, RunningJobInfo
+from livekit.rtc._ffi_client import FfiClient
+
+from openrtc.job_runners import JobsInHosts
+
+from . import host_wire as wire
+from .coroutine_executor import JobFunctions
+from .coroutine_pool import PoolEvent
+from .host_process import run_host
+from .job_lifecycle import callback_name
+
+logger = logging.getLogger("openrtc.livekit_adapter")
+
+HOST_CLOSE_TIMEOUT_S = 10.0
+"""How long a host with no jobs left may take to exit once told to, before it is killed."""
+RESPAWN_DELAY_S = 1.0
+"""Wait before replacing a host that died before it was ready."""
+
+
+class RtcUsedBeforeForkError(RuntimeError):
+    """livekit.rtc ran in the worker before its session hosts were forked: its native runtime
+    does not survive a fork, so every room in a host would fail."""
+
+
+class HostJobExecutor:
+    """The worker's stand-in for one job running in a session host (livekit's JobExecutor
+    protocol): its status is whatever the host last reported."""
+
+    def __init__(
+        self,
+        *,
+        info: RunningJobInfo,
+        host: _Host,
+        on_closed: Callable[[HostJobExecutor], None],
+        terminate: Callable[[HostJobExecutor], None],
+    ) -> None:
+        self._id = utils.shortuuid("HOSTEXEC_")
+        self._info = info
+        self.host = host
+        self._on_closed = on_closed
+        self._terminate = terminate
+        self._user_arguments: Any | None = None
+        self._status = JobStatus.RUNNING
+        self._closed = asyncio.Event()
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def started(self) -> bool:
+        return True
+
+    @property
+    def user_arguments(self) -> Any | None:
+        return self._user_arguments
+
+    @user_arguments.setter
+    def user_arguments(self, value: Any | None) -> None:
+        self._user_arguments = value
+
+    @property
+    def running_job(self) -> RunningJobInfo:
+        return self._info
+
+    @property
+    def status(self) -> JobStatus:
+        return self._status
+
+    def logging_extra(self) -> dict[str, Any]:
+        return {
+            "executor_id": self._id,
+            "job_id": self._info.job.id,
+            "room": self._info.job.room.name,
+            "host_pid": self.host.process.pid,
+        }
+
+    async def start(self) -> None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    def finish(self, *, succeeded: bool) -> None:
+        """The job ended in its host (or with its host): report it once."""
+        if self._closed.is_set():
+            return
+        self._status = JobStatus.SUCCESS if succeeded else JobStatus.FAILED
+        # the pool drops this executor before join() waiters resume, as the coroutine pool does
+        self._on_closed(self)
+        self._closed.set()
+
+    async def join(self) -> None:
+        await self._closed.wait()
+
+    async def aclose(self) -> None:
+        """Ask the host to end the job as livekit would (its lifecycle's own timeouts bound
+        that), and wait until it has, or until the host is gone."""
+        if not self._closed.is_set():
+            self._terminate(self)
+        await self._closed.wait()
+
+
+@attrs.define(eq=False)
+class _Host:
+    index: int
+    process: BaseProcess
+    conn: Connection
+    ready: asyncio.Future[None]
+    exited: asyncio.Future[int | None]
+    jobs: dict[str, HostJobExecutor] = attrs.field(factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+
+class HostPool(utils.EventEmitter[PoolEvent]):
+    def __init__(
+        self,
+        *,
+        runner: JobsInHosts,
+        setup_fnc: Callable[[JobProcess], Any],
+        entrypoint_fnc: Callable[[JobContext], Awaitable[None]],
+        session_end_fnc: Callable[[JobContext], Awaitable[None]] | None,
+        simulation_end_fnc: Callable[[Any], Any] | None,
+        inference_executor: InferenceExecutor | None,
+        close_timeout: float,
+        session_end_timeout: float,
+        http_proxy: str | None,
+        loop: asyncio.AbstractEventLoop,
+        job_failed: Callable[[str], bool] | None,
+    ) -> None:
+        super().__init__()
+        self._runner = runner
+        self._setup_fnc = setup_fnc
+        # the hosts run every job with these; each host swaps in its own loop and inference
+        self._functions = JobFunctions(
+            entrypoint_fnc=entrypoint_fnc,
+            session_end_fnc=session_end_fnc,
+            simulation_end_fnc=simulation_end_fnc,
+            inference_executor=None,
+            close_timeout=close_timeout,
+            session_end_timeout=session_end_timeout,
+            loop=loop,
+        )
+        self._inference_executor = inference_executor
+        self._job_failed = job_failed
+        self._loop = loop
+        # THREAD: jobs are tasks (in a host), as in the coroutine pool
+        self._job_process = JobProcess(
+            executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=http_proxy
+        )
+        self._mp = multiprocessing.get_context("fork")
+        self._hosts: list[_Host] = []
+        self._executors: list[HostJobExecutor] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._target_idle_processes = 0
+        self._started = False
+        self._closed = False
+
+    @classmethod
+    def from_proc_pool(
+        cls, pool: ProcPool, *, runner: JobsInHosts, job_failed: Callable[[str], bool] | None
+    ) -> HostPool:
+        """Build a host pool from the arguments AgentServer.run() gave its ProcPool."""
+        return cls(
+            runner=runner,
+            setup_fnc=pool._initialize_process_fnc,
+            entrypoint_fnc=pool._job_entrypoint_fnc,
+            session_end_fnc=pool._session_end_fnc,
+            simulation_end_fnc=pool._simulation_end_fnc,
+            inference_executor=pool._inf_executor,
+            close_timeout=pool._close_timeout,
+            session_end_timeout=pool._session_end_timeout,
+            http_proxy=pool._http_proxy,
+            loop=pool._loop,
+            job_failed=job_failed,
+        )
+
+    @property
+    def job_process(self) -> JobProcess:
+        """The JobProcess prewarm filled here; every host inherits it as `ctx.proc`."""
+        return self._job_process
+
+    @property
+    def host_pids(self) -> list[int]:
+        """The pids of the hosts running now, by host index."""
+        return [h.process.pid for h in self._hosts if h.alive and h.process.pid is not None]
+
+    @property
+    def processes(self) -> list[HostJobExecutor]:
+        return self._executors
+
+    def get_by_job_id(self, job_id: str) -> HostJobExecutor | None:
+        return next((e for e in self._executors if e.running_job.job.id == job_id), None)
+
+    def set_target_idle_processes(self, num_idle_processes: int) -> None:
+        # the hosts are started once, whatever the load: nothing to keep warm per job
+        self._target_idle_processes = num_idle_processes
+
+    @property
+    def target_idle_processes(self) -> int:
+        return self._target_idle_processes
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        began = time.perf_counter()
+        logger.info("running the setup function once, before forking the session hosts")
+        self._setup_fnc(self._job_process)
+        logger.info(
+            "setup function %s finished",
+            callback_name(self._setup_fnc),
+            extra={"elapsed_time": round(time.perf_counter() - began, 2)},
+        )
+        if FfiClient._instance is not None:
+            raise RtcUsedBeforeForkError(
+                "hybrid isolation forks its session hosts from the worker, but livekit.rtc "
+                "was already used in the worker (its native runtime does not survive a fork); "
+                "start the pool before using livekit.rtc in this process"
+            )
+        self._hosts = [self._spawn(index) for index in range(self._runner.host_count)]
+        await asyncio.wait_for(
+            asyncio.gather(*(h.ready for h in self._hosts)), self._runner.start_timeout
+        )
+        logger.info(
+            "%d session hosts ready (pids %s)",
+            len(self._hosts),
+            ", ".join(str(pid) for pid in self.host_pids),
+        )
+
+    def _spawn(self, index: int) -> _Host:
+        # objects alive now are never collected in a host: their pages stay shared
+        gc.freeze()
+        mine, theirs = self._mp.Pipe(duplex=True)
+        inherited = [h.conn for h in self._hosts if not h.conn.closed] + [mine]
+        process = self._mp.Process(
+            target=run_host,
+            args=(theirs, inherited, self._functions, self._job_process, self._job_failed),
+            name=f"openrtc-session-host-{index}",
+        )
+        process.start()
+        theirs.close()
+        host = _Host(
+            index=index,
+            process=process,
+            conn=mine,
+            ready=self._loop.create_future(),
+            exited=self._loop.create_future(),
+        )
+        self._loop.add_reader(mine.fileno(), self._readable, host)
+        self._loop.add_reader(process.sentinel, self._host_exited, host)
+        return host
+
+    def _readable(self, host: _Host) -> None:
+        try:
+            while host.conn.poll():
+                self._handle(host, host.conn.recv())
+        except (EOFError, OSError):
+            # the host closed its end: it is exiting, and its sentinel will say so
+            self._loop.remove_reader(host.conn.fileno())
+
+    def _handle(self, host: _Host, message: object) -> None:
+        if isinstance(message, wire.JobEnded):
+            if executor := host.jobs.pop(message.job_id, None):
+                executor.finish(succeeded=message.succeeded)
+        elif isinstance(message, wire.InferenceRequest):
+            self._in_background(self._infer(host, message))
+        elif isinstance(message, wire.HostReady) and not host.ready.done():
+            host.ready.set_result(None)
+
+    def _in_background(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _infer(self, host: _Host, request: wire.InferenceRequest) -> None:
+        data: bytes | None = None
+        error: str | None = None
+        if self._inference_executor is None:
+            error = f"inference of {request.method} failed: no inference executor"
+        else:
+            try:
+                data = await self._inference_executor.do_inference(request.method, request.data)
+            except Exception as exc:  # the job waiting for it gets the error, not the worker
+                error = f"inference of {request.method} failed: {exc}"
+        if host.alive:
+            with contextlib.suppress(OSError):
+                host.conn.send(wire.InferenceResult(request.request_id, data, error))
+
+    def _host_exited(self, host: _Host) -> None:
+        self._loop.remove_reader(host.process.sentinel)
+        # what the host said before it died still counts (a job that ended cleanly)
+        if not host.conn.closed:
+            with contextlib.suppress(OSError):
+                self._loop.remove_reader(host.conn.fileno())
+            self._readable(host)
+            host.conn.close()
+        # the sentinel closes as the process exits; reaping it is a matter of microseconds
+        host.process.join()
+        code = host.process.exitcode
+        host.exited.set_result(code)
+        was_ready = host.ready.done()
+        if not was_ready:
+            host.ready.set_exception(
+                RuntimeError(f"session host {host.index} exited (code {code}) before it was ready")
+            )
+            # start() awaits it for the first hosts; nobody does for a replacement
+            host.ready.exception()
+        lost = list(host.jobs.values())
+        host.jobs.clear()
+        if self._closed and not lost:
+            return
+        logger.error(
+            "session host %d (pid %s) exited with code %s; its %d live session(s) end failed%s",
+            host.index,
+            host.process.pid,
+            code,
+            len(lost),
+            "" if self._closed else "; starting a replacement",
+        )
+        for executor in lost:
+            executor.finish(succeeded=False)
+        if not self._closed:
+            # a host that dies before it is even ready would otherwise be re-forked in a loop
+            delay = 0.0 if was_ready else RESPAWN_DELAY_S
+            self._loop.call_later(delay, self._replace, host)
+
+    def _replace(self, host: _Host) -> None:
+        if not self._closed:
+            self._hosts[self._hosts.index(host)] = self._spawn(host.index)
+
+    async def aclose(self) -> None:
+        if not self._started or self._closed:
+            return
+        self._closed = True
+        await asyncio.gather(*(executor.aclose() for executor in list(self._executors)))
+        for host in self._hosts:
+            if host.alive:
+                with contextlib.suppress(OSError):
+                    host.conn.send(wire.Shutdown())
+        running = [h.exited for h in self._hosts if h.alive]
+        if running:
+            _, stuck = await asyncio.wait(running, timeout=HOST_CLOSE_TIMEOUT_S)
+            for host in self._hosts:
+                if host.exited in stuck:
+                    logger.warning("session host %d did not exit; killing it", host.index)
+                    host.process.kill()
+            if stuck:
+                await asyncio.wait(stuck)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def launch_job(self, info: RunningJobInfo) -> None:
+        if self._closed:
+            raise RuntimeError(f"cannot launch job {info.job.id}: the host pool is closed")
+        host = min(
+            (h for h in self._hosts if h.alive), key=lambda h: (len(h.jobs), h.index), default=None
+        )
+        if host is None:
+            raise RuntimeError(f"cannot launch job {info.job.id}: no session host is running")
+        executor = HostJobExecutor(
+            info=info, host=host, on_closed=self._on_executor_closed, terminate=self._terminate
+        )
+        self._executors.append(executor)
+        host.jobs[info.job.id] = executor
+        self.emit("process_created", executor)
+        self.emit("process_started", executor)
+        self.emit("process_ready", executor)
+        info.launched_at = time.time()
+        try:
+            host.conn.send(wire.LaunchJob(wire.WireJob.of(info)))
+        except OSError:  # the host died just now: its sentinel fails the job with the others
+            logger.warning("session host %d was gone when job %s arrived", host.index, info.job.id)
+        logger.debug(
+            "job %s sent to session host %d (%d live there)",
+            info.job.id,
+            host.index,
+            len(host.jobs),
+            extra=executor.logging_extra(),
+        )
+        self.emit("process_job_launched", executor)
+
+    def _terminate(self, executor: HostJobExecutor) -> None:
+        host = executor.host
+        if host.alive:
+            with contextlib.suppress(OSError):
+                host.conn.send(wire.TerminateJob(executor.running_job.job.id))
+
+    def _on_executor_closed(self, executor: HostJobExecutor) -> None:
+        try:
+            self.emit("process_closed", executor)
+        finally:
+            self._executors.remove(executor)

@@ -1,0 +1,1 @@
+"""Hybrid isolation: session-host processes forked after prewarm, each running sessions as tasks."""
