@@ -61,7 +61,7 @@ def test_a_lagging_loop_refuses_naming_the_figure_and_the_setting(pool: AgentPoo
     verdict = pool.check_job("r", state=state(3, health(lag_p95=0.25)))
     assert verdict.rejected_by == "overload"
     assert "lag p95 250 ms" in (verdict.reason or "")
-    assert "overload.loop_lag_ms=100" in (verdict.reason or "")
+    assert "overload.loop_lag_ms=200" in (verdict.reason or "")
 
 
 def test_calls_still_starting_count_at_the_measured_cost(pool: AgentPool) -> None:
