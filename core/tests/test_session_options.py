@@ -11,7 +11,6 @@ from livekit.agents import Agent
 from openrtc import AgentPool
 from openrtc.hookspecs import hookimpl
 from openrtc.session import SessionOptionsConflict
-from openrtc.settings import resolve
 from openrtc.strategies import SessionSpec
 
 
@@ -35,9 +34,8 @@ class Overrides(Defaults):
 
 
 def kwargs_for(pool: AgentPool, agent: str) -> dict[str, Any]:
-    spec = SessionSpec(
-        agent=agent, job_id="J", room_name="r", userdata={}, settings=resolve([], env={})
-    )
+    # the pool's own settings, as the entrypoint passes them: plugins read theirs from here
+    spec = SessionSpec(agent=agent, job_id="J", room_name="r", userdata={}, settings=pool.settings)
     return pool._runtime.handlers.plan(pool.get(agent), spec).session_kwargs
 
 

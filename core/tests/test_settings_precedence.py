@@ -186,7 +186,7 @@ def test_unknown_isolation_lists_installed_modes_and_the_install() -> None:
 
     with pytest.raises(UnknownStrategyError) as raised:
         AgentPool(isolation="threads")
-    assert "installed: coroutine, process" in str(raised.value)
+    assert "installed: coroutine, hybrid, process" in str(raised.value)
     with pytest.raises(UnknownStrategyError, match="pip install openrtc-isolation-process"):
         AgentPool(isolation="process", disable_plugins=["openrtc-isolation-process"])
 

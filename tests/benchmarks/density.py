@@ -51,7 +51,7 @@ from density_worker_process import WorkerLaunch
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SPEECH = REPO / "tests" / "data" / "hello_appointment_16k.wav"
-MODES = ("coroutine", "process")
+MODES = ("coroutine", "process", "hybrid")
 MIN_SERVED_FRACTION = 0.5
 IMPLEMENTATIONS = {
     "openrtc": "this workspace; default prewarm: local Silero VAD + local end-of-turn v1-mini",

@@ -80,9 +80,12 @@ async def test_sigterm_drains_live_calls_and_exits_zero(
                 agent_name="drain-e2e", room=room, metadata=f'{{"agent": "{agent}"}}'
             )
             callers.append(await Caller(livekit_server, room).join())
-        agents = await asyncio.gather(
-            *(c.wait_for_participant(TIMEOUT, agent=True) for c in callers)
-        )
+        try:
+            agents = await asyncio.gather(
+                *(c.wait_for_participant(TIMEOUT, agent=True) for c in callers)
+            )
+        except TimeoutError as exc:  # say why: the worker's log has its declines
+            raise AssertionError(f"{exc}\nworker log:\n{worker.tail(6000)}") from exc
         await asyncio.gather(
             *(
                 c.wait_for_speech(TIMEOUT, participant=a.identity)

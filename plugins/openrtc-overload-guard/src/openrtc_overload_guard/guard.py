@@ -2,12 +2,17 @@
 
 Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 
-* loop lag: the loop already runs late, so every live call already waits longer; refuse until
-  the lag percentile over the monitor's window is back under the limit;
+* loop lag: the loop already runs late most of the time, so every live call waits longer;
+  refuse until the median lag over the monitor's window is back under the limit. The median,
+  not a high percentile: one stall (a burst of greetings, a collection) passes, and refusing
+  calls for the next ten seconds would lose calls the worker can carry; a loop that cannot
+  keep up is late on every tick, and that moves the median;
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
-  cores. The rule predicts what the calls that are still starting (and the one asked for) will
-  add, at the measured cost per live session, and refuses what would pass the limit. This is
-  what makes the worker full before its loop falls behind, not after;
+  cores. The rule adds what the call asked for will cost (the measured cost per live session)
+  and what the calls accepted in the last few seconds may still add (at a small fixed cost
+  each: they are partly in the figure already, and at their most expensive while greeting),
+  and refuses what would pass the limit. This is what makes the worker full before its loop
+  falls behind, not after;
 * host CPU (off by default): every core of the host busy.
 
 A worker that is not serving has no health figures; then nothing here refuses.
@@ -21,13 +26,14 @@ from openrtc.plugin import Settings, WorkerState
 
 PRIOR_SESSION_COST = 0.02
 """Loop-thread CPU seconds per second one session is assumed to cost until live sessions
-show their own figure (the measured cost is used once it is higher)."""
+show their own figure (the measured cost is used once it is higher), and what each call
+still starting is assumed to add on top of the measured figure."""
 
 
 @attrs.frozen
 class Limits:
     loop_lag_s: float
-    """Refuse while the loop's lag p95 passes this (0: off)."""
+    """Refuse while the loop's median lag passes this (0: off)."""
     loop_busy: float
     """Refuse a call that would take the loop's thread past this share of one core (0: off)."""
     host_cpu: float
@@ -51,9 +57,9 @@ def session_cost(state: WorkerState) -> float:
 
 
 def predicted_busy(state: WorkerState, extra: int) -> float:
-    """Loop-thread CPU once the starting sessions, and ``extra`` more, are in the figure."""
+    """Loop-thread CPU with ``extra`` more sessions, and the ones still starting settled."""
     busy = state.health.loop_busy if state.health is not None else 0.0
-    return busy + session_cost(state) * (state.starting_sessions + extra)
+    return busy + session_cost(state) * extra + PRIOR_SESSION_COST * state.starting_sessions
 
 
 def overload_reason(state: WorkerState, limits: Limits) -> str | None:
@@ -61,9 +67,9 @@ def overload_reason(state: WorkerState, limits: Limits) -> str | None:
     health = state.health
     if health is None:
         return None
-    if limits.loop_lag_s > 0 and health.loop_lag_p95_s > limits.loop_lag_s:
+    if limits.loop_lag_s > 0 and health.loop_lag_p50_s > limits.loop_lag_s:
         return (
-            f"overloaded: event loop lag p95 {health.loop_lag_p95_s * 1000:.0f} ms over the "
+            f"overloaded: event loop lag median {health.loop_lag_p50_s * 1000:.0f} ms over the "
             f"last {health.window_s:g} s (limit overload.loop_lag_ms="
             f"{limits.loop_lag_s * 1000:g}); add workers or lower max_concurrent_sessions"
         )
@@ -94,7 +100,7 @@ def load(state: WorkerState, limits: Limits) -> float | None:
         return 1.0
     shares = [0.0]
     if limits.loop_lag_s > 0:
-        shares.append(health.loop_lag_p95_s / limits.loop_lag_s)
+        shares.append(health.loop_lag_p50_s / limits.loop_lag_s)
     if limits.loop_busy > 0:
         shares.append(predicted_busy(state, extra=0) / limits.loop_busy)
     if limits.host_cpu > 0 and health.host_cpu is not None:
