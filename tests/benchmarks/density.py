@@ -290,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     impls = list(args.impls)
     ours = {"python": sys.executable, "packages": installed_versions(sys.executable, OUR_PACKAGES)}
-    environments: dict[str, Any] = {"openrtc": ours, "openrtc-silero": ours}
+    # every implementation but the reference runs this workspace's environment
+    environments: dict[str, Any] = {name: ours for name in IMPLEMENTATIONS if name != "reference"}
     reference: ReferenceEnv | None = None
     if "reference" in impls:
         # before the private network: building the virtualenv needs the package registry

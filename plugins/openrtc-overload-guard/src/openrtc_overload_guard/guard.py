@@ -2,11 +2,11 @@
 
 Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 
-* loop lag: the loop already runs late most of the time, so every live call waits longer;
-  refuse until the median lag over the monitor's window is back under the limit. The median,
-  not a high percentile: one stall (a burst of greetings, a collection) passes, and refusing
-  calls for the next ten seconds would lose calls the worker can carry; a loop that cannot
-  keep up is late on every tick, and that moves the median;
+* loop lag: the loop already runs late, so every live call waits longer; refuse until the lag
+  p95 over the monitor's window is back under the limit. The monitor counts a stall for every
+  tick it swallowed, so at the default limit one stall must last about 0.7 s to refuse calls
+  (a burst of greetings stalls a loaded loop for less); a loop falling behind stalls longer,
+  and more often;
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
   cores. The rule adds what the call asked for will cost (the measured cost per live session)
   and what the calls accepted in the last few seconds may still add (at a small fixed cost
@@ -33,7 +33,7 @@ still starting is assumed to add on top of the measured figure."""
 @attrs.frozen
 class Limits:
     loop_lag_s: float
-    """Refuse while the loop's median lag passes this (0: off)."""
+    """Refuse while the loop's lag p95 passes this (0: off)."""
     loop_busy: float
     """Refuse a call that would take the loop's thread past this share of one core (0: off)."""
     host_cpu: float
@@ -67,9 +67,9 @@ def overload_reason(state: WorkerState, limits: Limits) -> str | None:
     health = state.health
     if health is None:
         return None
-    if limits.loop_lag_s > 0 and health.loop_lag_p50_s > limits.loop_lag_s:
+    if limits.loop_lag_s > 0 and health.loop_lag_p95_s > limits.loop_lag_s:
         return (
-            f"overloaded: event loop lag median {health.loop_lag_p50_s * 1000:.0f} ms over the "
+            f"overloaded: event loop lag p95 {health.loop_lag_p95_s * 1000:.0f} ms over the "
             f"last {health.window_s:g} s (limit overload.loop_lag_ms="
             f"{limits.loop_lag_s * 1000:g}); add workers or lower max_concurrent_sessions"
         )
@@ -100,7 +100,7 @@ def load(state: WorkerState, limits: Limits) -> float | None:
         return 1.0
     shares = [0.0]
     if limits.loop_lag_s > 0:
-        shares.append(health.loop_lag_p50_s / limits.loop_lag_s)
+        shares.append(health.loop_lag_p95_s / limits.loop_lag_s)
     if limits.loop_busy > 0:
         shares.append(predicted_busy(state, extra=0) / limits.loop_busy)
     if limits.host_cpu > 0 and health.host_cpu is not None:
