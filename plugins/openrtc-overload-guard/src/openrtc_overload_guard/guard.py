@@ -4,15 +4,17 @@ Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 
 * loop lag: the loop already runs late, so every live call waits longer; refuse until the lag
   p95 over the monitor's window is back under the limit. The monitor counts a stall for every
-  tick it swallowed, so at the default limit one stall must last about 0.7 s to refuse calls
-  (a burst of greetings stalls a loaded loop for less); a loop falling behind stalls longer,
-  and more often;
+  tick it swallowed, so at the default limit one stall must last about 0.55 s to refuse calls;
+  a loop falling behind stalls longer, and more often. On a shared 2-core machine this is the
+  signal that fires first: the loop thread is starved of the CPU (other threads hold the GIL,
+  other processes the cores) before it is busy itself;
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
-  cores. The rule adds what the call asked for will cost (the measured cost per live session)
-  and what the calls accepted in the last few seconds may still add (at a small fixed cost
-  each: they are partly in the figure already, and at their most expensive while greeting),
-  and refuses what would pass the limit. This is what makes the worker full before its loop
-  falls behind, not after;
+  cores. The rule adds what the call asked for, and every call accepted in the last few
+  seconds (still greeting, so not fully in the figure yet), will cost at the measured cost per
+  live session, and refuses what would pass the limit. That counts a starting call partly
+  twice, on purpose: a burst of dispatches arrives faster than its cost shows, and a call
+  refused at dispatch can go to another worker, while one accepted and never greeted is lost.
+  This is what makes the worker full before its loop falls behind, not after;
 * host CPU (off by default): every core of the host busy.
 
 A worker that is not serving has no health figures; then nothing here refuses.
@@ -26,8 +28,7 @@ from openrtc.plugin import Settings, WorkerState
 
 PRIOR_SESSION_COST = 0.02
 """Loop-thread CPU seconds per second one session is assumed to cost until live sessions
-show their own figure (the measured cost is used once it is higher), and what each call
-still starting is assumed to add on top of the measured figure."""
+show their own figure (the measured cost is used once it is higher)."""
 
 
 @attrs.frozen
@@ -57,9 +58,9 @@ def session_cost(state: WorkerState) -> float:
 
 
 def predicted_busy(state: WorkerState, extra: int) -> float:
-    """Loop-thread CPU with ``extra`` more sessions, and the ones still starting settled."""
+    """Loop-thread CPU once the starting sessions, and ``extra`` more, are in the figure."""
     busy = state.health.loop_busy if state.health is not None else 0.0
-    return busy + session_cost(state) * extra + PRIOR_SESSION_COST * state.starting_sessions
+    return busy + session_cost(state) * (state.starting_sessions + extra)
 
 
 def overload_reason(state: WorkerState, limits: Limits) -> str | None:

@@ -9,10 +9,10 @@ from openrtc_overload_guard.guard import Limits, load, overload_reason
 LOOP_LAG_MS = Setting(
     "overload.loop_lag_ms",
     "float",
-    250.0,
+    100.0,
     "Refuse new calls while the event loop's lag p95 over the last 10 s passes this many "
     "milliseconds (0: off). Lag adds to every live caller's wait; a stall counts for as long "
-    "as it lasted, so one stall must last about 0.7 s to trip the default.",
+    "as it lasted, so one stall must last about 0.55 s to trip the default.",
     minimum=0,
 )
 LOOP_BUSY = Setting(
