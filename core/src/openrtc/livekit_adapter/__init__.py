@@ -28,7 +28,8 @@ LIVEKIT_AGENTS_VERSION = check_livekit_compat()
 from .connection import ConnectionFailed  # noqa: E402
 from .coroutine_executor import CoroutineJobExecutor  # noqa: E402
 from .coroutine_pool import CoroutineJobPool  # noqa: E402
-from .host_pool import HostJobExecutor, HostPool, RtcUsedBeforeForkError  # noqa: E402
+from .host_job import HostJobExecutor  # noqa: E402
+from .host_pool import HostPool, RtcUsedBeforeForkError  # noqa: E402
 from .process_pool import (  # noqa: E402
     JOB_FAILED_EXIT_CODE,
     job_failure_reported,

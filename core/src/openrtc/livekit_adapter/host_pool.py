@@ -19,25 +19,19 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
-import attrs
-from livekit.agents import utils
 from livekit.agents.ipc.inference_executor import InferenceExecutor
-from livekit.agents.ipc.job_executor import JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
-from livekit.agents.job import JobContext, JobExecutorType, JobProcess, RunningJobInfo
+from livekit.agents.job import RunningJobInfo
 from livekit.rtc._ffi_client import FfiClient
 
 from openrtc.job_runners import JobsInHosts
 
 from . import host_wire as wire
-from .coroutine_executor import JobFunctions
-from .coroutine_pool import PoolEvent
+from .host_job import Host, HostJobExecutor
 from .host_process import run_host
-from .job_lifecycle import callback_name
+from .stand_in_pool import StandInPool, proc_pool_arguments
 
 logger = logging.getLogger("openrtc.livekit_adapter")
 
@@ -52,199 +46,44 @@ class RtcUsedBeforeForkError(RuntimeError):
     does not survive a fork, so every room in a host would fail."""
 
 
-class HostJobExecutor:
-    """The worker's stand-in for one job running in a session host (livekit's JobExecutor
-    protocol): its status is whatever the host last reported."""
-
-    def __init__(
-        self,
-        *,
-        info: RunningJobInfo,
-        host: _Host,
-        on_closed: Callable[[HostJobExecutor], None],
-        terminate: Callable[[HostJobExecutor], None],
-    ) -> None:
-        self._id = utils.shortuuid("HOSTEXEC_")
-        self._info = info
-        self.host = host
-        self._on_closed = on_closed
-        self._terminate = terminate
-        self._user_arguments: Any | None = None
-        self._status = JobStatus.RUNNING
-        self._closed = asyncio.Event()
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def started(self) -> bool:
-        return True
-
-    @property
-    def user_arguments(self) -> Any | None:
-        return self._user_arguments
-
-    @user_arguments.setter
-    def user_arguments(self, value: Any | None) -> None:
-        self._user_arguments = value
-
-    @property
-    def running_job(self) -> RunningJobInfo:
-        return self._info
-
-    @property
-    def status(self) -> JobStatus:
-        return self._status
-
-    def logging_extra(self) -> dict[str, Any]:
-        return {
-            "executor_id": self._id,
-            "job_id": self._info.job.id,
-            "room": self._info.job.room.name,
-            "host_pid": self.host.process.pid,
-        }
-
-    async def start(self) -> None:
-        return None
-
-    async def initialize(self) -> None:
-        return None
-
-    def finish(self, *, succeeded: bool) -> None:
-        """The job ended in its host (or with its host): report it once."""
-        if self._closed.is_set():
-            return
-        self._status = JobStatus.SUCCESS if succeeded else JobStatus.FAILED
-        # the pool drops this executor before join() waiters resume, as the coroutine pool does
-        self._on_closed(self)
-        self._closed.set()
-
-    async def join(self) -> None:
-        await self._closed.wait()
-
-    async def aclose(self) -> None:
-        """Ask the host to end the job as livekit would (its lifecycle's own timeouts bound
-        that), and wait until it has, or until the host is gone."""
-        if not self._closed.is_set():
-            self._terminate(self)
-        await self._closed.wait()
-
-
-@attrs.define(eq=False)
-class _Host:
-    index: int
-    process: BaseProcess
-    conn: Connection
-    ready: asyncio.Future[None]
-    exited: asyncio.Future[int | None]
-    jobs: dict[str, HostJobExecutor] = attrs.field(factory=dict)
-
-    @property
-    def alive(self) -> bool:
-        return not self.exited.done()
-
-
-class HostPool(utils.EventEmitter[PoolEvent]):
+class HostPool(StandInPool[HostJobExecutor]):
     def __init__(
         self,
         *,
         runner: JobsInHosts,
-        setup_fnc: Callable[[JobProcess], Any],
-        entrypoint_fnc: Callable[[JobContext], Awaitable[None]],
-        session_end_fnc: Callable[[JobContext], Awaitable[None]] | None,
-        simulation_end_fnc: Callable[[Any], Any] | None,
         inference_executor: InferenceExecutor | None,
-        close_timeout: float,
-        session_end_timeout: float,
-        http_proxy: str | None,
-        loop: asyncio.AbstractEventLoop,
         job_failed: Callable[[str], bool] | None,
+        **arguments: Any,
     ) -> None:
-        super().__init__()
+        """Takes `StandInPool`'s arguments, plus how many hosts (``runner``), livekit's
+        inference executor (it stays here: hosts relay their requests to it) and
+        ``job_failed``, which the hosts ask after each job (see `WorkerSpec.job_failed`)."""
+        # the hosts run every job with the pool's functions, each on its own loop
+        super().__init__(inference_executor=None, **arguments)
         self._runner = runner
-        self._setup_fnc = setup_fnc
-        # the hosts run every job with these; each host swaps in its own loop and inference
-        self._functions = JobFunctions(
-            entrypoint_fnc=entrypoint_fnc,
-            session_end_fnc=session_end_fnc,
-            simulation_end_fnc=simulation_end_fnc,
-            inference_executor=None,
-            close_timeout=close_timeout,
-            session_end_timeout=session_end_timeout,
-            loop=loop,
-        )
         self._inference_executor = inference_executor
         self._job_failed = job_failed
-        self._loop = loop
-        # THREAD: jobs are tasks (in a host), as in the coroutine pool
-        self._job_process = JobProcess(
-            executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=http_proxy
-        )
         self._mp = multiprocessing.get_context("fork")
-        self._hosts: list[_Host] = []
-        self._executors: list[HostJobExecutor] = []
+        self._hosts: list[Host] = []
         self._background: set[asyncio.Task[None]] = set()
-        self._target_idle_processes = 0
-        self._started = False
-        self._closed = False
 
     @classmethod
     def from_proc_pool(
         cls, pool: ProcPool, *, runner: JobsInHosts, job_failed: Callable[[str], bool] | None
     ) -> HostPool:
         """Build a host pool from the arguments AgentServer.run() gave its ProcPool."""
-        return cls(
-            runner=runner,
-            setup_fnc=pool._initialize_process_fnc,
-            entrypoint_fnc=pool._job_entrypoint_fnc,
-            session_end_fnc=pool._session_end_fnc,
-            simulation_end_fnc=pool._simulation_end_fnc,
-            inference_executor=pool._inf_executor,
-            close_timeout=pool._close_timeout,
-            session_end_timeout=pool._session_end_timeout,
-            http_proxy=pool._http_proxy,
-            loop=pool._loop,
-            job_failed=job_failed,
-        )
-
-    @property
-    def job_process(self) -> JobProcess:
-        """The JobProcess prewarm filled here; every host inherits it as `ctx.proc`."""
-        return self._job_process
+        return cls(runner=runner, job_failed=job_failed, **proc_pool_arguments(pool))
 
     @property
     def host_pids(self) -> list[int]:
         """The pids of the hosts running now, by host index."""
         return [h.process.pid for h in self._hosts if h.alive and h.process.pid is not None]
 
-    @property
-    def processes(self) -> list[HostJobExecutor]:
-        return self._executors
-
-    def get_by_job_id(self, job_id: str) -> HostJobExecutor | None:
-        return next((e for e in self._executors if e.running_job.job.id == job_id), None)
-
-    def set_target_idle_processes(self, num_idle_processes: int) -> None:
-        # the hosts are started once, whatever the load: nothing to keep warm per job
-        self._target_idle_processes = num_idle_processes
-
-    @property
-    def target_idle_processes(self) -> int:
-        return self._target_idle_processes
-
     async def start(self) -> None:
         if self._started:
             return
         self._started = True
-        began = time.perf_counter()
-        logger.info("running the setup function once, before forking the session hosts")
-        self._setup_fnc(self._job_process)
-        logger.info(
-            "setup function %s finished",
-            callback_name(self._setup_fnc),
-            extra={"elapsed_time": round(time.perf_counter() - began, 2)},
-        )
+        self._run_setup("running the setup function once, before forking the session hosts")
         if FfiClient._instance is not None:
             raise RtcUsedBeforeForkError(
                 "hybrid isolation forks its session hosts from the worker, but livekit.rtc "
@@ -261,7 +100,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
             ", ".join(str(pid) for pid in self.host_pids),
         )
 
-    def _spawn(self, index: int) -> _Host:
+    def _spawn(self, index: int) -> Host:
         # objects alive now are never collected in a host: their pages stay shared
         gc.freeze()
         mine, theirs = self._mp.Pipe(duplex=True)
@@ -273,7 +112,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
         )
         process.start()
         theirs.close()
-        host = _Host(
+        host = Host(
             index=index,
             process=process,
             conn=mine,
@@ -284,7 +123,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
         self._loop.add_reader(process.sentinel, self._host_exited, host)
         return host
 
-    def _readable(self, host: _Host) -> None:
+    def _readable(self, host: Host) -> None:
         try:
             while host.conn.poll():
                 self._handle(host, host.conn.recv())
@@ -292,7 +131,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
             # the host closed its end: it is exiting, and its sentinel will say so
             self._loop.remove_reader(host.conn.fileno())
 
-    def _handle(self, host: _Host, message: object) -> None:
+    def _handle(self, host: Host, message: object) -> None:
         if isinstance(message, wire.JobEnded):
             if executor := host.jobs.pop(message.job_id, None):
                 executor.finish(succeeded=message.succeeded)
@@ -306,7 +145,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _infer(self, host: _Host, request: wire.InferenceRequest) -> None:
+    async def _infer(self, host: Host, request: wire.InferenceRequest) -> None:
         data: bytes | None = None
         error: str | None = None
         if self._inference_executor is None:
@@ -320,7 +159,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
             with contextlib.suppress(OSError):
                 host.conn.send(wire.InferenceResult(request.request_id, data, error))
 
-    def _host_exited(self, host: _Host) -> None:
+    def _host_exited(self, host: Host) -> None:
         self._loop.remove_reader(host.process.sentinel)
         # what the host said before it died still counts (a job that ended cleanly)
         if not host.conn.closed:
@@ -358,7 +197,7 @@ class HostPool(utils.EventEmitter[PoolEvent]):
             delay = 0.0 if was_ready else RESPAWN_DELAY_S
             self._loop.call_later(delay, self._replace, host)
 
-    def _replace(self, host: _Host) -> None:
+    def _replace(self, host: Host) -> None:
         if not self._closed:
             self._hosts[self._hosts.index(host)] = self._spawn(host.index)
 
@@ -418,9 +257,3 @@ class HostPool(utils.EventEmitter[PoolEvent]):
         if host.alive:
             with contextlib.suppress(OSError):
                 host.conn.send(wire.TerminateJob(executor.running_job.job.id))
-
-    def _on_executor_closed(self, executor: HostJobExecutor) -> None:
-        try:
-            self.emit("process_closed", executor)
-        finally:
-            self._executors.remove(executor)
