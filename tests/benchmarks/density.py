@@ -47,6 +47,7 @@ from density_reference import (
 from density_report import markdown, plot, ratios, slopes, table
 from density_run import MiB, RunConfig, log_counts, measure_run
 from density_worker_process import WorkerLaunch
+from openrtc_testing.localserver import NO_WORKER_AVAILABLE
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -201,7 +202,7 @@ def dispatch_refusals(row: dict[str, Any], server_log: str) -> int:
     """
     rooms = {f'"room": "{call["room"]}"' for call in row.get("calls", []) if "room" in call}
     return sum(
-        "no worker available to handle job" in line and any(room in line for room in rooms)
+        NO_WORKER_AVAILABLE in line and any(room in line for room in rooms)
         for line in server_log.splitlines()
     )
 

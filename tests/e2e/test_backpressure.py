@@ -44,14 +44,6 @@ async def agent_rooms(admin: ServerAdmin, rooms: list[str]) -> set[str]:
     return served
 
 
-def server_refused(server: LocalLiveKitServer, room: str) -> bool:
-    """livekit-server logs its placement decision; this is the only place the refusal shows."""
-    return any(
-        room in line and "no worker available to handle job" in line
-        for line in server.log_path.read_text(encoding="utf-8").splitlines()
-    )
-
-
 async def test_two_workers_of_capacity_two_take_four_of_five_calls(
     livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
 ) -> None:
@@ -95,7 +87,7 @@ async def test_two_workers_of_capacity_two_take_four_of_five_calls(
         refused: list[str] = []
         while loop.time() < deadline:
             served = await agent_rooms(livekit_admin, rooms)
-            refused = [r for r in rooms if r not in served and server_refused(livekit_server, r)]
+            refused = [r for r in rooms if r not in served and livekit_server.refused_dispatch(r)]
             if len(served) == 2 * CAPACITY and refused:
                 break
             await asyncio.sleep(0.5)

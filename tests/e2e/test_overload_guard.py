@@ -73,14 +73,6 @@ async def has_agent(admin: ServerAdmin, room: str) -> bool:
     return any(p.identity.startswith("agent-") for p in await admin.list_participants(room))
 
 
-def server_refused(server: LocalLiveKitServer, room: str) -> bool:
-    """livekit-server logs that no worker could take the job: the worker reported full."""
-    return any(
-        room in line and "no worker available to handle job" in line
-        for line in server.log_path.read_text(encoding="utf-8").splitlines()
-    )
-
-
 async def call(admin: ServerAdmin, server: LocalLiveKitServer, agent: str, tag: str) -> Caller:
     room = new_room_name(tag)
     await admin.create_room(room)
@@ -130,11 +122,13 @@ async def test_overloaded_worker_refuses_then_recovers(
                 f"an overloaded worker took a call: {worker.snapshot()}"
             )
             await asyncio.sleep(0.5)
-        # declined by the guard (a job offered to a worker already reporting full is declined
-        # by the server instead; both keep the call off this loop, the snapshot tells which)
+        # kept off by the guard: it declined the job at the request, or its load (1.0) made
+        # livekit mark the worker unavailable, after which the server declines or holds the
+        # job itself (livekit-server 1.13.5 does either; only the first two show here)
         snap = worker.snapshot() or {}
         declined_here = snap.get("rejected_by_rule", {}).get("overload", 0)
-        assert declined_here or server_refused(livekit_server, refused.room_name), snap
+        marked_full = "worker is at full capacity" in worker.tail(200_000)
+        assert declined_here or marked_full, f"{snap}\n{worker.tail()}"
 
         flag.unlink()  # the hog lets go of the loop; the lag ages out of the 10 s window
         deadline = loop.time() + TIMEOUT

@@ -69,6 +69,10 @@ def _free_udp_range(count: int) -> int:
     raise ServerUnavailable(f"found no {count} consecutive free UDP ports on {HOST}; free some")
 
 
+NO_WORKER_AVAILABLE = "no worker available to handle job"
+"""What livekit-server logs, with the room, for a dispatch no worker took."""
+
+
 class LocalLiveKitServer:
     """One livekit-server process bound to 127.0.0.1, with its own config, keys and log."""
 
@@ -112,6 +116,14 @@ class LocalLiveKitServer:
     @property
     def config_path(self) -> Path:
         return self._require_workdir() / "livekit.yaml"
+
+    def refused_dispatch(self, room: str) -> bool:
+        """The server logged that no worker could take the job for ``room`` (every worker
+        full or declining); its log is the only place that refusal shows."""
+        return any(
+            room in line and NO_WORKER_AVAILABLE in line
+            for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
 
     @property
     def running(self) -> bool:
