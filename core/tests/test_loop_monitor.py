@@ -34,8 +34,26 @@ def test_lag_ages_out_of_the_window_but_the_longest_stall_is_kept() -> None:
     assert health.loop_stall_max_s == 2.0
 
 
+def test_a_fresh_monitor_does_not_read_its_first_stall_as_a_trend() -> None:
+    # two seconds after registration the first calls connecting stalled the loop once for
+    # 0.3 s: over the 40 ticks seen so far that is the p95, over the window it is not
+    monitor = LoopMonitor(tick_s=0.05, window_s=10.0)
+    for i in range(40):
+        monitor.record_lag(i * 0.05, 0.002)
+    monitor.record_lag(2.0, 0.3)
+    monitor.refresh()
+    health = monitor.health()
+    assert health.loop_lag_p95_s == 0.002
+    assert health.loop_lag_max_s == health.loop_stall_max_s == 0.3
+    # a loop that stays stuck is still seen as lagging, however young the monitor
+    for i in range(30):
+        monitor.record_lag(2.5 + i * 0.5, 0.45)
+    monitor.refresh()
+    assert monitor.health().loop_lag_p95_s >= 0.1
+
+
 async def test_measures_a_loop_blocked_by_sleep_and_one_kept_busy() -> None:
-    monitor = LoopMonitor(tick_s=0.02)
+    monitor = LoopMonitor(tick_s=0.02, window_s=1.0)
     monitor.start()
     try:
         await asyncio.sleep(0.3)

@@ -136,6 +136,13 @@ class LoopMonitor:
 
     def _measure(self) -> WorkerHealth:
         lags = sorted(lag for _, lag in self._lags)
+        # Until the monitor has run a whole window, the ticks it has not seen count as prompt:
+        # no call was waiting on the loop before it started, and a percentile over a few
+        # dozen samples would let one stall of a fresh worker (its first calls connecting)
+        # read as a loop falling behind, and refuse the calls right behind them.
+        unseen = round(self.window_s / self.tick_s) - len(lags)
+        if unseen > 0:
+            lags = [0.0] * unseen + lags
         return WorkerHealth(
             window_s=self.window_s,
             loop_lag_p50_s=round(percentile(lags, 0.50), 4),

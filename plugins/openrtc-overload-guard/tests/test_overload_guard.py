@@ -92,6 +92,17 @@ def test_calls_still_starting_count_at_the_measured_cost(pool: AgentPool) -> Non
     assert "3 still starting" in (verdict.reason or "")
 
 
+def test_a_fresh_worker_does_not_price_calls_at_its_first_calls_start(pool: AgentPool) -> None:
+    # the first call connecting (and the first session's imports) keeps the loop half busy:
+    # that is not what each further call will cost, so the next ones are admitted
+    assert pool.check_job("r", state=state(1, health(busy=0.5), starting=1)).admitted
+    assert pool.check_job("r", state=state(3, health(busy=0.55), starting=3)).admitted
+    # a loop that busy with the calls it has is still full
+    assert pool.check_job("r", state=state(3, health(busy=0.69), starting=3)).rejected_by == (
+        "overload"
+    )
+
+
 def test_host_cpu_is_off_unless_set() -> None:
     busy_host = state(2, health(host=0.99))
     default = AgentPool()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import attrs
@@ -33,6 +35,15 @@ class CallResult:
     error: str | None = None
 
 
+@attrs.frozen
+class ServerAddress:
+    """Where the callers' process finds the server (picklable, unlike the server itself)."""
+
+    url: str
+    api_key: str
+    api_secret: str
+
+
 def run_demo(*, callers: int, isolation: str, host_network: bool) -> int:
     from openrtc_testing.netns import NamespaceUnavailable
     from openrtc_testing.testbed import prepare_test_bed
@@ -48,10 +59,33 @@ def run_demo(*, callers: int, isolation: str, host_network: bool) -> int:
         console.print(f"[red]error:[/] {bed.server_error}")
         return 1
     binary = bed.server_binary
+    _quiet_sdk_logs()
+    return asyncio.run(_demo(binary, callers, isolation))
+
+
+def _quiet_sdk_logs() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # the WebRTC SDK reports callers hanging up as errors; the summary says what went wrong
     logging.getLogger("livekit").setLevel(logging.CRITICAL)
-    return asyncio.run(_demo(binary, callers, isolation))
+
+
+def _callers_main(address: ServerAddress, results: list[CallResult]) -> list[CallResult]:
+    """The callers' process: dial every call at once and return how each went.
+
+    Callers run apart from the worker, as they do in production: in the worker's process
+    their audio and WebRTC work would share its event loop, and the worker's overload guard
+    would count it as the worker's own load."""
+    _quiet_sdk_logs()
+
+    async def dial_all() -> list[CallResult]:
+        from openrtc_testing.dispatch import ServerAdmin
+
+        speech = await _caller_speech()
+        async with ServerAdmin(address) as admin:
+            await asyncio.gather(*(_call(address, admin, r, speech) for r in results))
+        return results
+
+    return asyncio.run(dial_all())
 
 
 async def _caller_speech() -> bytes:
@@ -103,7 +137,6 @@ async def _call(server: Any, admin: Any, result: CallResult, speech: bytes) -> N
 
 async def _demo(binary: Any, callers: int, isolation: str) -> int:
     from openrtc_providers_offline import Rule, offline_providers
-    from openrtc_testing.dispatch import ServerAdmin
     from openrtc_testing.localserver import LocalLiveKitServer
     from openrtc_testing.worker import running_worker
 
@@ -128,17 +161,21 @@ async def _demo(binary: Any, callers: int, isolation: str) -> int:
         console.print(
             f"worker: {isolation} isolation, agents: {', '.join(agents)}; loading models..."
         )
-        speech = await _caller_speech()
         results = [
             CallResult(
                 caller=f"caller-{i + 1}", room=f"demo-{i + 1}", wanted=agents[i % len(agents)]
             )
             for i in range(callers)
         ]
-        async with running_worker(pool, server, register_timeout=120), ServerAdmin(server) as admin:
-            console.print(f"worker registered; {callers} callers dialling...")
-            await asyncio.gather(*(_call(server, admin, r, speech) for r in results))
-            snapshot = pool.runtime_snapshot()
+        address = ServerAddress(server.url, server.api_key, server.api_secret)
+        spawn = multiprocessing.get_context("spawn")  # a clean process: no copy of the worker
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as callers_process:
+            async with running_worker(pool, server, register_timeout=120):
+                console.print(f"worker registered; {callers} callers dialling...")
+                results = await asyncio.get_running_loop().run_in_executor(
+                    callers_process, _callers_main, address, results
+                )
+                snapshot = pool.runtime_snapshot()
     finally:
         server.stop()
     _summary(results, snapshot)
@@ -172,6 +209,12 @@ def _summary(results: list[CallResult], snapshot: Any) -> None:
     greetings = sorted(r.greeting_s for r in results if r.greeting_s is not None)
     rss = f"{snapshot.rss_bytes / 2**20:.0f} MiB" if snapshot.rss_bytes else "unknown"
     console.print(f"sessions per agent: {per_agent}")
+    if snapshot.rejected_by_rule:
+        refused = ", ".join(f"{rule}: {n}" for rule, n in snapshot.rejected_by_rule.items())
+        console.print(
+            f"[yellow]calls the worker refused, by admission rule: {refused}[/] "
+            "(`openrtc plugins` lists the rules and their settings)"
+        )
     if greetings:
         console.print(
             f"dispatch->greeting: median {greetings[len(greetings) // 2]:.2f} s, "

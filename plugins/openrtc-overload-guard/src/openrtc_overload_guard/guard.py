@@ -11,7 +11,7 @@ Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
   cores. The rule adds what the call asked for, and every call accepted in the last few
   seconds (still greeting, so not fully in the figure yet), will cost at the measured cost per
-  live session, and refuses what would pass the limit. That counts a starting call partly
+  live session (``session_cost``), and refuses what would pass the limit. That counts a starting call partly
   twice, on purpose: a burst of dispatches arrives faster than its cost shows, and a call
   refused at dispatch can go to another worker, while one accepted and never greeted is lost.
   This is what makes the worker full before its loop falls behind, not after;
@@ -50,9 +50,15 @@ class Limits:
 
 
 def session_cost(state: WorkerState) -> float:
-    """Loop-thread CPU one more session is expected to cost."""
+    """Loop-thread CPU one more session is expected to cost.
+
+    The live sessions' share of the loop's CPU, once most of them are past their start: while
+    most are still connecting, the figure is their one-off start (and on a fresh worker, the
+    first call's imports), which would price the next call at many times its real cost and
+    refuse calls a worker with one or two sessions can obviously carry."""
     health = state.health
-    if health is None or state.active_sessions == 0:
+    settled = state.active_sessions - state.starting_sessions
+    if health is None or state.active_sessions == 0 or settled < state.starting_sessions:
         return PRIOR_SESSION_COST
     return max(PRIOR_SESSION_COST, health.loop_busy / state.active_sessions)
 
