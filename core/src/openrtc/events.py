@@ -85,6 +85,21 @@ class DrainStarted(MetricsEvent):
 
 
 @attrs.frozen(kw_only=True)
+class AgentReloaded(MetricsEvent):
+    """A saved agent file was reloaded (``outcome`` applied) or left as it was (failed)."""
+
+    kind: ClassVar[str] = "agent_reloaded"
+    file: str
+    agents: tuple[str, ...]
+    outcome: Literal["applied", "failed"]
+    error: str | None
+    """One line naming the file, the line and the error, when the outcome is failed."""
+    live_sessions: int
+    """Sessions of these agents live at the time; they keep the code they started with."""
+    duration_s: float
+
+
+@attrs.frozen(kw_only=True)
 class AgentStats:
     active: int = 0
     started: int = 0

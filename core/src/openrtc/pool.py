@@ -56,6 +56,8 @@ class AgentPool:
         (livekit's ``agent_name``); empty means automatic dispatch to every new room.
     :param metrics_interval: seconds between runtime snapshots sent to metrics exporters.
     :param metrics_json_file: a JSON file rewritten atomically with the latest snapshot.
+    :param reload: reload an agent's code when its file is saved (``True``/``"on"``,
+        ``False``/``"off"``, or ``"auto"``: on under ``openrtc dev``); coroutine isolation.
     :param disable_plugins: plugin entry-point names to block.
     :param strict_plugins: make a plugin that fails to load an error instead of a warning.
     :param plugin_settings: values for settings that plugins declare, by setting name.
@@ -79,6 +81,7 @@ class AgentPool:
         dispatch_name: str | None = None,
         metrics_interval: float | None = None,
         metrics_json_file: str | None = None,
+        reload: bool | str | None = None,
         disable_plugins: Sequence[str] | None = None,
         strict_plugins: bool | None = None,
         plugin_settings: Mapping[str, Any] | None = None,
@@ -99,6 +102,7 @@ class AgentPool:
             "dispatch_name": dispatch_name,
             "metrics_interval": metrics_interval,
             "metrics_json_file": metrics_json_file,
+            "reload": ({True: "on", False: "off"}[reload] if isinstance(reload, bool) else reload),
             "disable_plugins": disable_plugins,
             "strict_plugins": strict_plugins,
         }

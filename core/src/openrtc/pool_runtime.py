@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import logging
 import os
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,6 +24,7 @@ from openrtc.plugins import (
     select,
 )
 from openrtc.registration import LiveKitConnectionError, RegistrationWatch
+from openrtc.reload import HotReload
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
@@ -77,6 +78,10 @@ class PoolRuntime:
     """Set by ``serve``: the connection's failed attempts and the registration bound."""
     monitor: LoopMonitor = attrs.field(factory=LoopMonitor)
     """Loop lag and CPU, measured once the worker registered (``WorkerState.health``)."""
+    agents: MutableMapping[str, AgentConfig] = attrs.field(factory=dict)
+    """The pool's registry (the same mapping): hot reload swaps classes in it."""
+    hot_reload: HotReload | None = None
+    """Set while agent files are watched (``reload`` setting)."""
 
     @classmethod
     def build(
@@ -86,7 +91,7 @@ class PoolRuntime:
         constructor: Mapping[str, Any],
         flags: Mapping[str, Any],
         extra_plugins: Mapping[str, object],
-        agents: Mapping[str, AgentConfig],
+        agents: MutableMapping[str, AgentConfig],
         session_kwargs: Mapping[str, Any],
     ) -> PoolRuntime:
         """Load the plugins, resolve every setting and build the job handlers.
@@ -119,6 +124,7 @@ class PoolRuntime:
             router_chain=chain,
             admission_rules=rules,
             state=state,
+            agents=agents,
         )
         runtime.handlers = JobHandlers(
             host=host,
@@ -229,6 +235,7 @@ class PoolRuntime:
             self.state.snapshot, self.exporters, self.settings["metrics_interval"]
         )
         ticker.start()
+        reloading = self._start_hot_reload(devmode)
         try:
             # a worker serving one room takes no dispatched jobs, like livekit's `connect`
             await self._run_server(
@@ -239,12 +246,29 @@ class PoolRuntime:
                 connecting=connecting,
             )
         finally:
+            if reloading is not None:
+                reloading.cancel()
             await self.monitor.stop()
             ticker.stop()  # the final snapshot, after the last session ended
             for exporter in self.exporters:
                 exporter.close()
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
+
+    def _start_hot_reload(self, devmode: bool) -> asyncio.Task[None] | None:
+        self.hot_reload = HotReload.wanted(
+            self.settings["reload"],
+            devmode=devmode,
+            isolation=self.isolation,
+            agents=self.agents,
+            emit=self.emit,
+            live_sessions=lambda names: sum(
+                self.state.worker_state().active_by_agent.get(name, 0) for name in names
+            ),
+        )
+        if self.hot_reload is None:
+            return None
+        return worker_task(self.hot_reload.run(), "openrtc-hot-reload")
 
     def _worker_spec(
         self,

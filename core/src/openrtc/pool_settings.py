@@ -106,6 +106,17 @@ DISABLE_PLUGINS = Setting(
     (),
     "Plugins (entry-point names) to block; blocked plugins are not imported.",
 )
+RELOAD = Setting(
+    "reload",
+    "str",
+    "auto",
+    "Reload an agent's code when its file is saved: 'on', 'off', or 'auto' (on under "
+    "`openrtc dev`, off otherwise). New calls get the new code; a save that fails to import "
+    "changes nothing. Coroutine isolation only, for now.",
+    validator=lambda value: (
+        None if value in ("auto", "on", "off") else f"must be 'auto', 'on' or 'off', not {value!r}"
+    ),
+)
 STRICT_PLUGINS = Setting(
     "strict_plugins",
     "bool",
@@ -127,5 +138,6 @@ KERNEL_SETTINGS = (
     DISPATCH_NAME,
     METRICS_INTERVAL,
     METRICS_JSON_FILE,
+    RELOAD,
     *PLUGIN_SELECTION,
 )

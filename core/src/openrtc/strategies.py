@@ -227,6 +227,9 @@ class IsolationMode:
     summary: str = ""
     prewarm_per_session: bool = False
     """True when each session runs in its own process and so pays prewarm itself."""
+    sessions_in_worker: bool = False
+    """True when sessions run in the worker's own interpreter, so agent code reloaded there
+    (``reload`` setting) reaches the next session."""
 
 
 @runtime_checkable

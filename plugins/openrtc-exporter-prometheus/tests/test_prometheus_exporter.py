@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from openrtc import AgentPool
 from openrtc.events import (
     AdmissionRejected,
+    AgentReloaded,
     AgentStats,
     DrainStarted,
     JobRouted,
@@ -84,6 +85,17 @@ def test_events_and_snapshots_reach_the_endpoint_with_conventional_names(
         SessionEnded(job_id="j1", room="r1", agent="dental", outcome="succeeded", duration_s=42.0)
     )
     exporter.export_event(DrainStarted(reason="test", active_sessions=0))
+    for outcome in ("applied", "failed", "applied"):
+        exporter.export_event(
+            AgentReloaded(
+                file="agents/dental.py",
+                agents=("dental",),
+                outcome=outcome,  # type: ignore[arg-type]
+                error=None,
+                live_sessions=0,
+                duration_s=0.01,
+            )
+        )
     exporter.export_snapshot(snapshot(dental_active=0, draining=True))
     after = scrape(exporter.port)
     assert after.value("openrtc_sessions_ended_total", agent="dental", outcome="succeeded") == 1
@@ -94,6 +106,8 @@ def test_events_and_snapshots_reach_the_endpoint_with_conventional_names(
     assert after.value("openrtc_active_sessions", agent="dental") == 0
     assert after.value("openrtc_draining") == 1
     assert after.value("openrtc_drains_total") == 1
+    assert after.value("openrtc_reloads_total", outcome="applied") == 2
+    assert after.value("openrtc_reloads_total", outcome="failed") == 1
     for counter in ("sessions_started", "sessions_ended", "jobs_routed", "admission_rejected"):
         assert f"# TYPE openrtc_{counter}_total counter" in after.text
     names = {name for name, _ in after.samples}

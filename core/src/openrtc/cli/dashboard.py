@@ -52,6 +52,10 @@ def event_line(event: events.MetricsEvent) -> str | None:
         return f"{clock}  draining   {event.reason} ({event.active_sessions} live)"
     if isinstance(event, events.WorkerRegistered):
         return f"{clock}  registered serving {', '.join(event.agents)}"
+    if isinstance(event, events.AgentReloaded):
+        if event.outcome == "applied":
+            return f"{clock}  reloaded   {', '.join(event.agents)}  from {event.file}"
+        return f"{clock}  reload failed  {event.error}"
     return None
 
 

@@ -150,7 +150,9 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         app.command(name)(command)
 
     make_worker_command("start", False, "Run a production worker that serves every agent.")
-    make_worker_command("dev", True, "Run a development worker (debug logs, no load limit).")
+    make_worker_command(
+        "dev", True, "Run a development worker (debug logs, hot reload, no load limit)."
+    )
 
     @app.command("list")
     @settings_command(settings)

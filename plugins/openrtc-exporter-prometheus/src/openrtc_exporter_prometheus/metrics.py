@@ -55,6 +55,12 @@ class WorkerMetrics:
         self.drains = Counter(
             "openrtc_drains", "Times the worker started draining.", registry=registry
         )
+        self.reloads = Counter(
+            "openrtc_reloads",
+            "Saved agent files reloaded, by outcome (applied, or failed: the code is unchanged).",
+            ["outcome"],
+            registry=registry,
+        )
         self.active_sessions = Gauge(
             "openrtc_active_sessions",
             "Live sessions by agent, as of the last snapshot.",
@@ -101,6 +107,8 @@ class WorkerMetrics:
             self.admission_rejected.labels(agent=event.agent or "", rule=event.rule).inc()
         elif isinstance(event, events.DrainStarted):
             self.drains.inc()
+        elif isinstance(event, events.AgentReloaded):
+            self.reloads.labels(outcome=event.outcome).inc()
         elif isinstance(event, events.WorkerRegistered):
             self._declare_agents(event.agents)
 

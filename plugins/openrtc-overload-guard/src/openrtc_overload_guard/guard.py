@@ -11,9 +11,10 @@ Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
   cores. The rule adds what the call asked for, and every call accepted in the last few
   seconds (still greeting, so not fully in the figure yet), will cost at the measured cost per
-  live session (``session_cost``), and refuses what would pass the limit. That counts a starting call partly
-  twice, on purpose: a burst of dispatches arrives faster than its cost shows, and a call
-  refused at dispatch can go to another worker, while one accepted and never greeted is lost.
+  live session (``session_cost``), and refuses what would pass the limit. That counts a
+  starting call partly twice, on purpose: a burst of dispatches arrives faster than its cost
+  shows, and a call refused at dispatch can go to another worker, while one accepted and never
+  greeted is lost.
   This is what makes the worker full before its loop falls behind, not after;
 * host CPU (off by default): every core of the host busy.
 

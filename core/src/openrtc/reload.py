@@ -1,0 +1,268 @@
+"""Reload the code of registered agents from disk while the worker keeps serving.
+
+A changed agent module is executed again into a fresh module object. Only when it ran cleanly
+and still defines every agent registered from it do the new classes replace the old ones in
+the pool's registry (and the fresh module replaces the old one in ``sys.modules``); otherwise
+nothing changes and the error names the file and line. New calls get the new classes at once;
+calls already live keep the instance they started with.
+
+What is watched: the file of every registered agent class (``discover()`` modules and the
+modules of classes given to ``add()``). ``watchfiles`` is imported only when watching starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from types import ModuleType
+
+import attrs
+
+from openrtc.config import AgentConfig, discovery_config_of
+from openrtc.events import AgentReloaded
+from openrtc.strategies import IsolationMode
+
+logger = logging.getLogger("openrtc.reload")
+
+DEBOUNCE_MS = 200
+"""Editors save in bursts (write, rename, chmod): changes this close together are one save."""
+
+
+@attrs.frozen
+class ReloadOutcome:
+    path: Path
+    agents: tuple[str, ...]
+    duration_s: float
+    error: str | None = None
+    """One line naming the file, the line and the error; ``None`` when the new code is in."""
+
+    @property
+    def applied(self) -> bool:
+        return self.error is None
+
+
+def agent_source(config: AgentConfig) -> Path | None:
+    """The file an agent's class was defined in, or ``None`` (a class built at run time)."""
+    if config.source_path is not None:
+        return config.source_path.resolve()
+    try:
+        found = inspect.getsourcefile(config.agent_cls)
+    except TypeError:
+        return None
+    return Path(found).resolve() if found else None
+
+
+def watched_files(agents: MutableMapping[str, AgentConfig]) -> dict[Path, tuple[str, ...]]:
+    """Each agent source file and the agents registered from it."""
+    files: dict[Path, list[str]] = {}
+    for name, config in agents.items():
+        path = agent_source(config)
+        if path is not None:
+            files.setdefault(path, []).append(name)
+    return {path: tuple(names) for path, names in files.items()}
+
+
+def _error_line(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{exc.filename or path}:{exc.lineno}: SyntaxError: {exc.msg}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+    return f"{where}: {type(exc).__name__}: {exc}"
+
+
+def _execute_fresh(path: Path, module_name: str) -> ModuleType:
+    """Run ``path`` as a new module named ``module_name``; ``sys.modules`` is left as it was.
+
+    The module is in ``sys.modules`` while it runs (dataclasses, typing and pickling look
+    themselves up there), and the previous entry is put back afterwards, whatever happened."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(module_name)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            sys.modules.pop(module_name, None)
+        else:
+            sys.modules[module_name] = previous
+    return module
+
+
+def _new_class(module: ModuleType, config: AgentConfig, agent_base: type) -> type | None:
+    """The class in the fresh module that stands for ``config``'s agent."""
+    candidates = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, agent_base)
+        and value.__module__ == module.__name__
+    ]
+    if config.source_path is not None:
+        # a discovered agent is known by its registered name: a renamed class still serves it
+        for cls in candidates:
+            marked = discovery_config_of(cls)
+            if marked is not None and (marked.name or config.source_path.stem) == config.name:
+                return cls
+        unmarked = [cls for cls in candidates if discovery_config_of(cls) is None]
+        if len(unmarked) == 1 and config.name == config.source_path.stem:
+            return unmarked[0]
+    named = getattr(module, config.agent_cls.__name__, None)
+    return named if isinstance(named, type) and named in candidates else None
+
+
+def reload_file(
+    path: Path, agents: MutableMapping[str, AgentConfig], agent_base: type
+) -> ReloadOutcome:
+    """Reload the agents registered from ``path`` into ``agents``, or change nothing."""
+    path = path.resolve()
+    names = watched_files(agents).get(path, ())
+    started = time.perf_counter()
+
+    def outcome(error: str | None) -> ReloadOutcome:
+        return ReloadOutcome(path, names, time.perf_counter() - started, error)
+
+    if not names:
+        return outcome(f"{path}: no registered agent comes from this file")
+    module_name = agents[names[0]].agent_cls.__module__
+    try:
+        module = _execute_fresh(path, module_name)
+    except Exception as exc:  # the user's code: whatever it raised, the running code stays
+        return outcome(_error_line(path, exc))
+    replacements: dict[str, type] = {}
+    for name in names:
+        cls = _new_class(module, agents[name], agent_base)
+        if cls is None:
+            old = agents[name].agent_cls.__name__
+            return outcome(f"{path}: no longer defines {old} (agent '{name}')")
+        replacements[name] = cls
+    sys.modules[module_name] = module
+    for name, cls in replacements.items():
+        agents[name] = attrs.evolve(agents[name], agent_cls=cls)
+    return outcome(None)
+
+
+async def watch_agents(
+    agents: MutableMapping[str, AgentConfig],
+    agent_base: type,
+    on_reload: Callable[[ReloadOutcome], None],
+    *,
+    debounce_ms: int = DEBOUNCE_MS,
+    ready: Callable[[], None] | None = None,
+) -> None:
+    """Reload agent files as they change, until cancelled.
+
+    ``on_reload`` gets every outcome, applied or not. ``ready`` is called once the watcher
+    is in place (a change saved before it would be missed)."""
+    from watchfiles import awatch
+
+    files = watched_files(agents)
+    if not files:
+        logger.info("hot reload: no agent source file to watch")
+        return
+    directories = sorted({path.parent for path in files})
+    # the first empty batch (after rust_timeout) says the watcher is in place
+    watcher = awatch(
+        *directories, debounce=debounce_ms, recursive=False, rust_timeout=500, yield_on_timeout=True
+    )
+    async for changes in watcher:
+        if ready is not None:
+            ready()
+            ready = None
+        changed = {Path(p) for _, p in changes}  # absolute: the watched directories are
+        for path in sorted(changed & set(watched_files(agents))):
+            on_reload(reload_file(path, agents, agent_base))
+
+
+class HotReload:
+    """The serving worker's watcher: reloads agent files, logs and reports each outcome."""
+
+    def __init__(
+        self,
+        agents: MutableMapping[str, AgentConfig],
+        *,
+        emit: Callable[[AgentReloaded], None],
+        live_sessions: Callable[[tuple[str, ...]], int],
+    ) -> None:
+        self.agents = agents
+        self.emit = emit
+        self.live_sessions = live_sessions
+        self.watching = asyncio.Event()
+        """Set once the watcher is in place: a save before it is not seen."""
+
+    @classmethod
+    def wanted(
+        cls,
+        setting: str,
+        *,
+        devmode: bool,
+        isolation: IsolationMode,
+        agents: MutableMapping[str, AgentConfig],
+        emit: Callable[[AgentReloaded], None],
+        live_sessions: Callable[[tuple[str, ...]], int],
+    ) -> HotReload | None:
+        """The watcher the ``reload`` setting asks for in this worker, or ``None``."""
+        if setting == "off" or (setting == "auto" and not devmode):
+            return None
+        if not isolation.sessions_in_worker:
+            logger.warning(
+                "reload: %s isolation runs sessions outside the worker, where reloaded code does "
+                "not reach yet; not watching (use isolation=coroutine while developing)",
+                isolation.name,
+            )
+            return None
+        return cls(agents, emit=emit, live_sessions=live_sessions)
+
+    async def run(self) -> None:
+        """Watch until cancelled (the worker cancels it when it stops)."""
+        from livekit.agents import Agent
+
+        logger.info(
+            "hot reload: watching %s",
+            ", ".join(_shown(path) for path in watched_files(self.agents)) or "nothing",
+        )
+        await watch_agents(self.agents, Agent, self.report, ready=self.watching.set)
+
+    def report(self, outcome: ReloadOutcome) -> None:
+        live = self.live_sessions(outcome.agents)
+        shown = _shown(outcome.path)
+        ms = outcome.duration_s * 1000
+        if outcome.applied:
+            logger.info(
+                "reloaded %s from %s: new calls get the new code; %d live session%s keep%s "
+                "theirs (%.0f ms)",
+                ", ".join(outcome.agents),
+                shown,
+                live,
+                "" if live == 1 else "s",
+                "s" if live == 1 else "",
+                ms,
+            )
+        else:
+            logger.error("reload failed, the running code is unchanged: %s", outcome.error)
+        self.emit(
+            AgentReloaded(
+                file=str(outcome.path),
+                agents=outcome.agents,
+                outcome="applied" if outcome.applied else "failed",
+                error=outcome.error,
+                live_sessions=live,
+                duration_s=round(outcome.duration_s, 4),
+            )
+        )
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
