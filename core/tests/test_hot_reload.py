@@ -14,6 +14,7 @@ import pytest
 from livekit.agents import Agent
 
 from openrtc import AgentPool
+from openrtc.live_sessions import LiveSessions
 from openrtc.reload import HotReload, ReloadOutcome, reload_file, watch_agents
 from openrtc.strategies import IsolationMode
 
@@ -179,7 +180,7 @@ def test_the_reload_setting_decides_whether_the_worker_watches(
         isolation=pool._runtime.isolation,  # coroutine: sessions run in the worker
         agents=pool._agents,
         emit=lambda event: None,
-        live_sessions=lambda names: 0,
+        live=LiveSessions(),
     )
     assert (made is not None) == watches
 
@@ -194,7 +195,7 @@ def test_isolation_outside_the_worker_is_not_watched_and_says_why(
         isolation=elsewhere,
         agents=pool._agents,
         emit=lambda event: None,
-        live_sessions=lambda names: 0,
+        live=LiveSessions(),
     )
     assert made is None
     assert "process isolation runs sessions outside the worker" in caplog.text

@@ -42,7 +42,18 @@ class DentalAgent(Agent):
 
     async def on_enter(self) -> None:
         await self.session.say("this is {version}")
+
+    async def llm_node(self, chat_ctx, tools, model_settings):
+        # the chat history the instance was handed shows in the reply
+        turns = sum(1 for item in chat_ctx.items if getattr(item, "role", None) == "user")
+        yield f"reply from {version} after {{turns}} turns. " + {filler!r}
 """
+FILLER = "Let me read you the opening hours of the practice on every day of the week."
+SPEECH = Path(__file__).resolve().parents[1] / "data" / "hello_appointment_16k.wav"
+
+
+def agent_source(version: str, filler: str = "") -> str:
+    return textwrap.dedent(AGENT.format(version=version, filler=filler))
 
 
 @attrs.define(eq=False)  # pluggy keeps plugins in sets
@@ -96,7 +107,7 @@ async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
     agents = tmp_path / "agents"
     agents.mkdir()
     source = agents / "dental.py"
-    source.write_text(textwrap.dedent(AGENT.format(version="version one")))
+    source.write_text(agent_source("version one"))
     recorder = Recorder()
     pool = offline_pool(dispatch_name=DISPATCH_NAME, reload="on", plugins={"rec": recorder})
     pool.discover(agents)
@@ -107,7 +118,7 @@ async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
         await asyncio.wait_for(hot.watching.wait(), WAIT_S)
         assert await version_heard(livekit_admin, caller_factory) == "version one"
 
-        source.write_text(textwrap.dedent(AGENT.format(version="version two")))
+        source.write_text(agent_source("version two"))
         applied = await recorder.wait_for(1)
         assert (applied.outcome, applied.agents, applied.error) == ("applied", ("dental",), None)
         assert await version_heard(livekit_admin, caller_factory) == "version two"
@@ -120,3 +131,61 @@ async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
     lines = [r.getMessage() for r in caplog.records if r.name == "openrtc.reload"]
     assert any(line.startswith("reloaded dental from ") for line in lines), lines
     assert any("the running code is unchanged" in line for line in lines), lines
+
+
+async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_history(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    tmp_path: Path,
+) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    source = agents / "dental.py"
+    source.write_text(agent_source("version one", FILLER))
+    recorder = Recorder()
+    pool = offline_pool(dispatch_name=DISPATCH_NAME, reload="on", plugins={"rec": recorder})
+    pool.discover(agents)
+    async with running_worker(pool, livekit_server):
+        hot = pool._runtime.hot_reload
+        assert hot is not None
+        await asyncio.wait_for(hot.watching.wait(), WAIT_S)
+        room = new_room_name("reload-live")
+        await livekit_admin.create_room(room)
+        await livekit_admin.create_dispatch(
+            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
+        )
+        caller = await caller_factory(room)
+        agent = await caller.wait_for_participant(WAIT_S, agent=True)
+        await caller.wait_for_transcript(WAIT_S, contains="this is version one")
+        await asyncio.sleep(2)  # the greeting plays out
+
+        await caller.say(SPEECH)
+        # save while the agent is in the middle of its (long) reply
+        await caller.wait_for_speech(WAIT_S, participant=agent.identity, after=caller.last_said_at)
+        source.write_text(agent_source("version two", FILLER))
+        applied = await recorder.wait_for(1)
+        assert (applied.outcome, applied.sessions_moving, applied.sessions_kept) == (
+            "applied",
+            1,
+            0,
+        )
+        first = await caller.wait_for_transcript(WAIT_S, contains="reply from version one")
+        assert first.text.strip() == f"reply from version one after 1 turns. {FILLER}"
+
+        await asyncio.sleep(1)
+        await caller.say(SPEECH)
+        second = await caller.wait_for_transcript(WAIT_S, contains="reply from version two")
+        assert second.text.strip().startswith("reply from version two after 2 turns.")
+        # no second greeting: the new instance's on_enter did not run (livekit publishes each
+        # line twice, as a text stream and as a legacy transcription: the stream is read)
+        greetings = [
+            t.text
+            for t in caller.transcripts
+            if "this is" in t.text and t.final and t.source == "text_stream"
+        ]
+        assert greetings == ["this is version one"], greetings
+        assert pool._runtime.handlers.live.moved == 1
+        # the same agent participant served both replies
+        assert {t.participant_identity for t in (first, second)} == {agent.identity}
+        await caller.leave()

@@ -94,8 +94,11 @@ class AgentReloaded(MetricsEvent):
     outcome: Literal["applied", "failed"]
     error: str | None
     """One line naming the file, the line and the error, when the outcome is failed."""
-    live_sessions: int
-    """Sessions of these agents live at the time; they keep the code they started with."""
+    sessions_moving: int
+    """Live sessions of these agents that move to the new code at their next turn."""
+    sessions_kept: int
+    """Live sessions that keep the code they started with (pinned, handed off to another
+    agent, or the reload failed)."""
     duration_s: float
 
 

@@ -15,6 +15,7 @@ import attrs
 
 from openrtc import events
 from openrtc.config import AgentConfig
+from openrtc.live_sessions import LiveSessions
 from openrtc.routing import (
     NAMED,
     RouterChain,
@@ -61,6 +62,9 @@ class JobHandlers:
     """The in-process plugins the pool was built with, for job processes to register too."""
     on_not_launched: Callable[[JobEnded], None] | None = None
     """Reports an accepted job that never launched, so no executor will ever report its end."""
+
+    live: LiveSessions = attrs.field(factory=LiveSessions, eq=False)
+    """The sessions running in this process, which hot reload moves to new code."""
 
     ship: Callable[[JobHandlers], tuple[Any, ...]] | None = attrs.field(default=None, eq=False)
     """How these handlers cross into a job process (process isolation pickles the entrypoint
@@ -241,6 +245,13 @@ class JobHandlers:
         session = build_session(plan)
         session.on("close", self._session_closed_handler(ctx, config.name))
         await start_session(session, plan, room=ctx.room)
+        self.live.track(ctx.job.id, config.name, session)
+
+        async def forget_session() -> None:
+            self.live.forget(ctx.job.id)
+
+        # however the job ends; a session closing on its own also ends the job
+        ctx.add_shutdown_callback(forget_session)
 
     def _session_closed_handler(self, ctx: Any, agent: str) -> Callable[[Any], None]:
         """A session livekit closes on an unrecoverable error (its STT, LLM or TTS kept

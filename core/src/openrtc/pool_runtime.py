@@ -262,9 +262,7 @@ class PoolRuntime:
             isolation=self.isolation,
             agents=self.agents,
             emit=self.emit,
-            live_sessions=lambda names: sum(
-                self.state.worker_state().active_by_agent.get(name, 0) for name in names
-            ),
+            live=self.handlers.live,
         )
         if self.hot_reload is None:
             return None

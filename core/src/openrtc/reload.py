@@ -4,7 +4,7 @@ A changed agent module is executed again into a fresh module object. Only when i
 and still defines every agent registered from it do the new classes replace the old ones in
 the pool's registry (and the fresh module replaces the old one in ``sys.modules``); otherwise
 nothing changes and the error names the file and line. New calls get the new classes at once;
-calls already live keep the instance they started with.
+live calls move to the new classes at their next turn boundary (``live_sessions``).
 
 What is watched: the file of every registered agent class (``discover()`` modules and the
 modules of classes given to ``add()``). ``watchfiles`` is imported only when watching starts.
@@ -27,6 +27,7 @@ import attrs
 
 from openrtc.config import AgentConfig, discovery_config_of
 from openrtc.events import AgentReloaded
+from openrtc.live_sessions import LiveSessions
 from openrtc.strategies import IsolationMode
 
 logger = logging.getLogger("openrtc.reload")
@@ -42,6 +43,8 @@ class ReloadOutcome:
     duration_s: float
     error: str | None = None
     """One line naming the file, the line and the error; ``None`` when the new code is in."""
+    replaced: tuple[tuple[str, type, type], ...] = ()
+    """(agent, old class, new class) for each agent the new code is in for."""
 
     @property
     def applied(self) -> bool:
@@ -128,8 +131,10 @@ def reload_file(
     names = watched_files(agents).get(path, ())
     started = time.perf_counter()
 
-    def outcome(error: str | None) -> ReloadOutcome:
-        return ReloadOutcome(path, names, time.perf_counter() - started, error)
+    def outcome(
+        error: str | None, replaced: tuple[tuple[str, type, type], ...] = ()
+    ) -> ReloadOutcome:
+        return ReloadOutcome(path, names, time.perf_counter() - started, error, replaced)
 
     if not names:
         return outcome(f"{path}: no registered agent comes from this file")
@@ -146,9 +151,10 @@ def reload_file(
             return outcome(f"{path}: no longer defines {old} (agent '{name}')")
         replacements[name] = cls
     sys.modules[module_name] = module
+    replaced = tuple((name, agents[name].agent_cls, cls) for name, cls in replacements.items())
     for name, cls in replacements.items():
         agents[name] = attrs.evolve(agents[name], agent_cls=cls)
-    return outcome(None)
+    return outcome(None, replaced)
 
 
 async def watch_agents(
@@ -184,18 +190,19 @@ async def watch_agents(
 
 
 class HotReload:
-    """The serving worker's watcher: reloads agent files, logs and reports each outcome."""
+    """The serving worker's watcher: reloads agent files, moves live sessions to the new code,
+    logs and reports each outcome."""
 
     def __init__(
         self,
         agents: MutableMapping[str, AgentConfig],
         *,
         emit: Callable[[AgentReloaded], None],
-        live_sessions: Callable[[tuple[str, ...]], int],
+        live: LiveSessions,
     ) -> None:
         self.agents = agents
         self.emit = emit
-        self.live_sessions = live_sessions
+        self.live = live
         self.watching = asyncio.Event()
         """Set once the watcher is in place: a save before it is not seen."""
 
@@ -208,7 +215,7 @@ class HotReload:
         isolation: IsolationMode,
         agents: MutableMapping[str, AgentConfig],
         emit: Callable[[AgentReloaded], None],
-        live_sessions: Callable[[tuple[str, ...]], int],
+        live: LiveSessions,
     ) -> HotReload | None:
         """The watcher the ``reload`` setting asks for in this worker, or ``None``."""
         if setting == "off" or (setting == "auto" and not devmode):
@@ -220,7 +227,7 @@ class HotReload:
                 isolation.name,
             )
             return None
-        return cls(agents, emit=emit, live_sessions=live_sessions)
+        return cls(agents, emit=emit, live=live)
 
     async def run(self) -> None:
         """Watch until cancelled (the worker cancels it when it stops)."""
@@ -233,21 +240,21 @@ class HotReload:
         await watch_agents(self.agents, Agent, self.report, ready=self.watching.set)
 
     def report(self, outcome: ReloadOutcome) -> None:
-        live = self.live_sessions(outcome.agents)
-        shown = _shown(outcome.path)
-        ms = outcome.duration_s * 1000
+        """Move the live sessions the reload concerns, then log and emit the outcome."""
+        moving = kept = 0
+        for agent, old_cls, new_cls in outcome.replaced:
+            agent_moving, agent_kept = self.live.move_to(agent, old_cls, new_cls)
+            moving, kept = moving + agent_moving, kept + agent_kept
         if outcome.applied:
             logger.info(
-                "reloaded %s from %s: new calls get the new code; %d live session%s keep%s "
-                "theirs (%.0f ms)",
+                "reloaded %s from %s: %s (%.0f ms)",
                 ", ".join(outcome.agents),
-                shown,
-                live,
-                "" if live == 1 else "s",
-                "s" if live == 1 else "",
-                ms,
+                _shown(outcome.path),
+                _sessions_line(moving, kept),
+                outcome.duration_s * 1000,
             )
         else:
+            kept = len(self.live.of_agents(outcome.agents))
             logger.error("reload failed, the running code is unchanged: %s", outcome.error)
         self.emit(
             AgentReloaded(
@@ -255,10 +262,23 @@ class HotReload:
                 agents=outcome.agents,
                 outcome="applied" if outcome.applied else "failed",
                 error=outcome.error,
-                live_sessions=live,
+                sessions_moving=moving,
+                sessions_kept=kept,
                 duration_s=round(outcome.duration_s, 4),
             )
         )
+
+
+def _sessions_line(moving: int, kept: int) -> str:
+    def count(n: int) -> str:
+        return f"{n} live session{'' if n == 1 else 's'}"
+
+    line = f"{count(moving)} move{'s' if moving == 1 else ''} on their next turn"
+    if moving == 1:
+        line = f"{count(moving)} moves on its next turn"
+    if kept:
+        line += f", {count(kept)} keep{'s' if kept == 1 else ''} the code they started with"
+    return line
 
 
 def _shown(path: Path) -> str:

@@ -92,7 +92,8 @@ def test_events_and_snapshots_reach_the_endpoint_with_conventional_names(
                 agents=("dental",),
                 outcome=outcome,  # type: ignore[arg-type]
                 error=None,
-                live_sessions=0,
+                sessions_moving=0,
+                sessions_kept=0,
                 duration_s=0.01,
             )
         )

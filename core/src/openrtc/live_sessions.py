@@ -1,0 +1,121 @@
+"""The worker's live sessions, and moving them to reloaded agent code at a turn boundary.
+
+A session moves when it is next listening and the caller is not speaking: never in the middle
+of the agent's reply or the caller's sentence. It continues with a fresh instance of the new
+class that is handed the old instance's chat history; the room, the agent participant and its
+audio track stay as they are, and the new instance's ``on_enter`` is skipped (the caller was
+greeted already). Only livekit's public session API is used (``update_agent``,
+``current_agent``, ``agent_state``, ``user_state``, ``Agent.update_chat_ctx``).
+
+An agent opts out with ``openrtc_pinned = True`` (on the class, or on an instance while it
+runs): its live sessions keep the code they started with; new calls still get the new code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import attrs
+
+logger = logging.getLogger("openrtc.reload")
+
+PIN_ATTRIBUTE = "openrtc_pinned"
+
+
+@attrs.define(eq=False)
+class LiveSession:
+    job_id: str
+    agent: str
+    """The registered agent name the session was routed to."""
+    session: Any
+    """The running ``AgentSession``."""
+    move: asyncio.Task[None] | None = None
+    """The move waiting for this session's next turn boundary, if any."""
+
+
+def _at_turn_boundary(session: Any) -> bool:
+    return bool(session.agent_state == "listening" and session.user_state != "speaking")
+
+
+def _same_class(agent: object, cls: type) -> bool:
+    # the class a session runs may be an older reload of the same class: compare by name
+    kind = type(agent)
+    return kind.__module__ == cls.__module__ and kind.__qualname__ == cls.__qualname__
+
+
+class LiveSessions:
+    """Sessions running in this worker, by job; the one place that moves them to new code."""
+
+    def __init__(self) -> None:
+        self._by_job: dict[str, LiveSession] = {}
+        self.moved = 0
+        """Sessions moved to new code since the worker started."""
+
+    def track(self, job_id: str, agent: str, session: Any) -> None:
+        self._by_job[job_id] = LiveSession(job_id, agent, session)
+
+    def forget(self, job_id: str) -> None:
+        live = self._by_job.pop(job_id, None)
+        if live is not None and live.move is not None:
+            live.move.cancel()
+
+    def of_agents(self, names: tuple[str, ...]) -> list[LiveSession]:
+        return [live for live in self._by_job.values() if live.agent in names]
+
+    def move_to(self, agent: str, old_cls: type, new_cls: type) -> tuple[int, int]:
+        """Move every live session of ``agent`` still running ``old_cls`` to ``new_cls`` at
+        its next turn boundary. Returns (sessions that will move, sessions that keep theirs:
+        pinned, or handed off to another agent class)."""
+        moving = kept = 0
+        for live in self.of_agents((agent,)):
+            current = live.session.current_agent
+            if not _same_class(current, old_cls) or getattr(current, PIN_ATTRIBUTE, False):
+                kept += 1
+                continue
+            if live.move is not None:
+                live.move.cancel()  # a later save supersedes one still waiting
+            live.move = asyncio.get_running_loop().create_task(
+                self._move(live, new_cls), name=f"openrtc-reload-move-{live.job_id}"
+            )
+            moving += 1
+        return moving, kept
+
+    async def _move(self, live: LiveSession, new_cls: type) -> None:
+        session = live.session
+        changed = asyncio.Event()
+
+        def on_change(_: Any) -> None:
+            changed.set()
+
+        session.on("agent_state_changed", on_change)
+        session.on("user_state_changed", on_change)
+        try:
+            while not _at_turn_boundary(session):
+                changed.clear()
+                await changed.wait()
+            old = session.current_agent
+            new = new_cls()
+            await new.update_chat_ctx(old.chat_ctx)
+            new.on_enter = _already_greeted  # the caller was greeted by the old instance
+            session.update_agent(new)
+            self.moved += 1
+            logger.debug("job %s (%s) moved to the reloaded code", live.job_id, live.agent)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the user's new constructor: the session keeps the old code
+            logger.exception(
+                "job %s (%s) could not move to the reloaded code; it keeps the code it has",
+                live.job_id,
+                live.agent,
+            )
+        finally:
+            session.off("agent_state_changed", on_change)
+            session.off("user_state_changed", on_change)
+            if live.move is asyncio.current_task():
+                live.move = None
+
+
+async def _already_greeted() -> None:
+    return None
