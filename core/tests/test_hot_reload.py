@@ -14,9 +14,7 @@ import pytest
 from livekit.agents import Agent
 
 from openrtc import AgentPool
-from openrtc.live_sessions import LiveSessions
 from openrtc.reload import HotReload, ReloadOutcome, reload_file, watch_agents
-from openrtc.strategies import IsolationMode
 
 DENTAL = """
 from livekit.agents import Agent
@@ -172,30 +170,6 @@ def test_help_does_not_import_the_watcher() -> None:
     [("auto", True, True), ("auto", False, False), ("on", False, True), ("off", True, False)],
 )
 def test_the_reload_setting_decides_whether_the_worker_watches(
-    pool: AgentPool, setting: str, devmode: bool, watches: bool
+    setting: str, devmode: bool, watches: bool
 ) -> None:
-    made = HotReload.wanted(
-        setting,
-        devmode=devmode,
-        isolation=pool._runtime.isolation,  # coroutine: sessions run in the worker
-        agents=pool._agents,
-        emit=lambda event: None,
-        live=LiveSessions(),
-    )
-    assert (made is not None) == watches
-
-
-def test_isolation_outside_the_worker_is_not_watched_and_says_why(
-    pool: AgentPool, caplog: pytest.LogCaptureFixture
-) -> None:
-    elsewhere = IsolationMode(name="process", build_server=lambda spec: None)  # type: ignore[arg-type,return-value]
-    made = HotReload.wanted(
-        "on",
-        devmode=True,
-        isolation=elsewhere,
-        agents=pool._agents,
-        emit=lambda event: None,
-        live=LiveSessions(),
-    )
-    assert made is None
-    assert "process isolation runs sessions outside the worker" in caplog.text
+    assert HotReload.wanted(setting, devmode=devmode) is watches

@@ -97,22 +97,28 @@ async def version_heard(admin: ServerAdmin, callers: CallerFactory) -> str:
     return heard.text.removeprefix("this is ").strip(" .")
 
 
+@pytest.mark.parametrize("isolation", ["coroutine", "process"])
 async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
     livekit_server: LocalLiveKitServer,
     livekit_admin: ServerAdmin,
     caller_factory: CallerFactory,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    isolation: str,
 ) -> None:
+    # process isolation: the warm job process started with version one is replaced, and a
+    # job process started after the bad save runs the text the worker validated, not the file
     agents = tmp_path / "agents"
     agents.mkdir()
     source = agents / "dental.py"
     source.write_text(agent_source("version one"))
     recorder = Recorder()
-    pool = offline_pool(dispatch_name=DISPATCH_NAME, reload="on", plugins={"rec": recorder})
+    pool = offline_pool(
+        dispatch_name=DISPATCH_NAME, reload="on", isolation=isolation, plugins={"rec": recorder}
+    )
     pool.discover(agents)
     caplog.set_level("INFO", logger="openrtc.reload")
-    async with running_worker(pool, livekit_server):
+    async with running_worker(pool, livekit_server, register_timeout=WAIT_S):
         hot = pool._runtime.hot_reload
         assert hot is not None, "reload=on did not start the watcher"
         await asyncio.wait_for(hot.watching.wait(), WAIT_S)
@@ -127,6 +133,9 @@ async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
         failed = await recorder.wait_for(2)
         assert failed.outcome == "failed"
         assert "dental.py:" in (failed.error or "") and "SyntaxError" in (failed.error or "")
+        assert await version_heard(livekit_admin, caller_factory) == "version two"
+        # the warm process that took that call was started before the bad save; this call's
+        # was started after it, while the file on disk did not compile
         assert await version_heard(livekit_admin, caller_factory) == "version two"
     lines = [r.getMessage() for r in caplog.records if r.name == "openrtc.reload"]
     assert any(line.startswith("reloaded dental from ") for line in lines), lines

@@ -5,6 +5,10 @@ A forkserver child starts from the worker's ``sys.path`` but not from its import
 imported by path cannot be imported by name there. The blueprint records the module and file
 of every class and function it pickles by reference; the job process imports each by name and
 falls back to its file.
+
+Agent modules the kernel ran from their files (``discover()``, hot reload) travel as the text
+the worker ran: a job process runs exactly the code the worker validated, not whatever the file
+holds by the time the process starts (an edit in progress, a save that does not compile).
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ class ModuleLoadError(ImportError):
     """A module the blueprint refers to cannot be loaded from its file."""
 
 
+SOURCE_ATTRIBUTE = "__openrtc_source__"
+"""Set on a module the kernel ran from its file: the text it ran."""
+
+
 @attrs.frozen
 class ModuleSource:
     """A module the blueprint refers to, and the file to load it from if it is not importable
@@ -32,6 +40,21 @@ class ModuleSource:
 
     name: str
     path: str
+    text: str | None = None
+    """The text the worker ran, for a module the kernel ran from its file: run instead of
+    importing by name or reading the file."""
+
+
+def run_module_file(module: types.ModuleType, path: Path) -> None:
+    """Run the file at ``path`` as ``module`` and remember the text that ran."""
+    text = importlib.util.decode_source(path.read_bytes())
+    run_module_text(module, text, path)
+
+
+def run_module_text(module: types.ModuleType, text: str, path: Path) -> None:
+    code = compile(text, str(path), "exec", dont_inherit=True)
+    exec(code, module.__dict__)
+    module.__dict__[SOURCE_ATTRIBUTE] = text
 
 
 class RecordingPickler(pickle.Pickler):
@@ -51,9 +74,11 @@ def module_sources(names: set[str]) -> tuple[ModuleSource, ...]:
     """The modules among ``names`` that have a file (built-in ones need nothing)."""
     sources = []
     for name in sorted(names):
-        path = getattr(sys.modules.get(name), "__file__", None)
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
         if isinstance(path, str):
-            sources.append(ModuleSource(name, path))
+            text = getattr(module, SOURCE_ATTRIBUTE, None)
+            sources.append(ModuleSource(name, path, text if isinstance(text, str) else None))
     return tuple(sources)
 
 
@@ -69,20 +94,24 @@ def ensure_module(source: ModuleSource) -> None:
         return
     if source.name in sys.modules:
         return
-    try:
-        importlib.import_module(source.name)
-        return
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if not (source.name == missing or source.name.startswith(missing + ".")):
-            raise  # the module exists but one of its own imports is missing
+    if source.text is None:
+        try:
+            importlib.import_module(source.name)
+            return
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if not (source.name == missing or source.name.startswith(missing + ".")):
+                raise  # the module exists but one of its own imports is missing
     spec = importlib.util.spec_from_file_location(source.name, source.path)
     if spec is None or spec.loader is None:
         raise ModuleLoadError(f"cannot load module '{source.name}' from {source.path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[source.name] = module
     try:
-        spec.loader.exec_module(module)
+        if source.text is None:
+            spec.loader.exec_module(module)
+        else:
+            run_module_text(module, source.text, Path(source.path))
     except BaseException:  # undo the half-registered module, then re-raise unchanged
         sys.modules.pop(source.name, None)
         raise

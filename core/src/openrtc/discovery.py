@@ -11,6 +11,7 @@ from types import ModuleType
 
 import attrs
 
+from openrtc.blueprint_modules import run_module_file
 from openrtc.config import AgentConfigError, AgentDiscoveryConfig, discovery_config_of
 
 logger = logging.getLogger("openrtc.discovery")
@@ -53,7 +54,7 @@ def load_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        run_module_file(module, path)
     except SyntaxError as exc:
         sys.modules.pop(name, None)
         raise DiscoveryError(

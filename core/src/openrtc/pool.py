@@ -57,7 +57,7 @@ class AgentPool:
     :param metrics_interval: seconds between runtime snapshots sent to metrics exporters.
     :param metrics_json_file: a JSON file rewritten atomically with the latest snapshot.
     :param reload: reload an agent's code when its file is saved (``True``/``"on"``,
-        ``False``/``"off"``, or ``"auto"``: on under ``openrtc dev``); coroutine isolation.
+        ``False``/``"off"``, or ``"auto"``: on under ``openrtc dev``); see docs/hot-reload.md.
     :param disable_plugins: plugin entry-point names to block.
     :param strict_plugins: make a plugin that fails to load an error instead of a warning.
     :param plugin_settings: values for settings that plugins declare, by setting name.

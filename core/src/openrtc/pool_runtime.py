@@ -235,7 +235,7 @@ class PoolRuntime:
             self.state.snapshot, self.exporters, self.settings["metrics_interval"]
         )
         ticker.start()
-        reloading = self._start_hot_reload(devmode)
+        reloading = self._start_hot_reload(self.server, devmode)
         try:
             # a worker serving one room takes no dispatched jobs, like livekit's `connect`
             await self._run_server(
@@ -255,17 +255,12 @@ class PoolRuntime:
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
 
-    def _start_hot_reload(self, devmode: bool) -> asyncio.Task[None] | None:
-        self.hot_reload = HotReload.wanted(
-            self.settings["reload"],
-            devmode=devmode,
-            isolation=self.isolation,
-            agents=self.agents,
-            emit=self.emit,
-            live=self.handlers.live,
-        )
-        if self.hot_reload is None:
+    def _start_hot_reload(self, server: WorkerServer, devmode: bool) -> asyncio.Task[None] | None:
+        if not HotReload.wanted(self.settings["reload"], devmode=devmode):
             return None
+        self.hot_reload = HotReload(
+            self.agents, emit=self.emit, live=self.handlers.live, code_changed=server.code_changed
+        )
         return worker_task(self.hot_reload.run(), "openrtc-hot-reload")
 
     def _worker_spec(

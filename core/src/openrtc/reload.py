@@ -25,10 +25,10 @@ from types import ModuleType
 
 import attrs
 
+from openrtc.blueprint_modules import run_module_file
 from openrtc.config import AgentConfig, discovery_config_of
 from openrtc.events import AgentReloaded
 from openrtc.live_sessions import LiveSessions
-from openrtc.strategies import IsolationMode
 
 logger = logging.getLogger("openrtc.reload")
 
@@ -92,7 +92,7 @@ def _execute_fresh(path: Path, module_name: str) -> ModuleType:
     previous = sys.modules.get(module_name)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        run_module_file(module, path)
     finally:
         if previous is None:
             sys.modules.pop(module_name, None)
@@ -199,35 +199,21 @@ class HotReload:
         *,
         emit: Callable[[AgentReloaded], None],
         live: LiveSessions,
+        code_changed: Callable[[], bool],
     ) -> None:
         self.agents = agents
         self.emit = emit
         self.live = live
+        self.code_changed = code_changed
+        """Tells the worker server (``WorkerServer.code_changed``); False: new sessions run
+        elsewhere and cannot get the new code."""
         self.watching = asyncio.Event()
         """Set once the watcher is in place: a save before it is not seen."""
 
-    @classmethod
-    def wanted(
-        cls,
-        setting: str,
-        *,
-        devmode: bool,
-        isolation: IsolationMode,
-        agents: MutableMapping[str, AgentConfig],
-        emit: Callable[[AgentReloaded], None],
-        live: LiveSessions,
-    ) -> HotReload | None:
-        """The watcher the ``reload`` setting asks for in this worker, or ``None``."""
-        if setting == "off" or (setting == "auto" and not devmode):
-            return None
-        if not isolation.sessions_in_worker:
-            logger.warning(
-                "reload: %s isolation runs sessions outside the worker, where reloaded code does "
-                "not reach yet; not watching (use isolation=coroutine while developing)",
-                isolation.name,
-            )
-            return None
-        return cls(agents, emit=emit, live=live)
+    @staticmethod
+    def wanted(setting: str, *, devmode: bool) -> bool:
+        """Whether the ``reload`` setting asks this worker to watch."""
+        return setting == "on" or (setting == "auto" and devmode)
 
     async def run(self) -> None:
         """Watch until cancelled (the worker cancels it when it stops)."""
@@ -245,6 +231,13 @@ class HotReload:
         for agent, old_cls, new_cls in outcome.replaced:
             agent_moving, agent_kept = self.live.move_to(agent, old_cls, new_cls)
             moving, kept = moving + agent_moving, kept + agent_kept
+        if outcome.applied and not self.code_changed():
+            logger.warning(
+                "reload: this worker's sessions run in session hosts, which keep the code they "
+                "were started with; restart the worker (or use coroutine or process isolation "
+                "while developing) to run %s",
+                _shown(outcome.path),
+            )
         if outcome.applied:
             logger.info(
                 "reloaded %s from %s: %s (%.0f ms)",

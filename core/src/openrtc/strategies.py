@@ -217,6 +217,11 @@ class WorkerServer(Protocol):
         kernel's ``registration_timeout`` counts from it) and ``"worker_registered"`` (called
         with the worker id and server info)."""
 
+    def code_changed(self) -> bool:
+        """Hot reload replaced agent classes in the worker's registry: sessions that start
+        from now on must run them (warm job processes started with the old code are
+        replaced). Returns False when this worker's sessions cannot get the new code."""
+
 
 @attrs.frozen
 class IsolationMode:
@@ -227,9 +232,6 @@ class IsolationMode:
     summary: str = ""
     prewarm_per_session: bool = False
     """True when each session runs in its own process and so pays prewarm itself."""
-    sessions_in_worker: bool = False
-    """True when sessions run in the worker's own interpreter, so agent code reloaded there
-    (``reload`` setting) reaches the next session."""
 
 
 @runtime_checkable

@@ -13,15 +13,23 @@ keeps warm, and the load it assumes for a job it accepted but has not launched y
 (`load_threshold / num_idle_processes`). A capacity-sized value keeps simultaneous dispatches
 from being refused, but would prewarm that many processes; `adopt_process_pool` gives the pool
 its own, smaller, warm count after AgentServer built it.
+
+A job process runs the agent code the worker had when the process started. After hot reload
+changed that code, `retire_stale_processes` closes the warm processes started before (and
+any that finish starting later); the pool starts fresh ones, which run the new code.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from livekit.agents.ipc.proc_pool import ProcPool
+
+logger = logging.getLogger("openrtc.livekit_adapter")
 
 JOB_FAILED_EXIT_CODE = 3
 """Exit code of a job process whose job reported a failure (not a signal, not Python's 1)."""
@@ -66,8 +74,58 @@ class _ExitCodeContext:
         return getattr(self._inner, name)
 
 
+class _CodeGenerations:
+    """Which agent code each of a pool's processes started with (a counter per reload)."""
+
+    def __init__(self, pool: ProcPool) -> None:
+        self.pool = pool
+        self.current = 0
+        self.started_with: dict[int, int] = {}  # id(executor) -> generation
+        self.closing: set[asyncio.Task[None]] = set()
+        pool.on("process_created", self._created)
+        pool.on("process_ready", self._ready)
+        pool.on("process_closed", lambda proc: self.started_with.pop(id(proc), None))
+
+    def _created(self, proc: Any) -> None:
+        # the process is created with the blueprint of the code in force now
+        self.started_with[id(proc)] = self.current
+
+    def _ready(self, proc: Any) -> None:
+        if self.started_with.get(id(proc), self.current) < self.current:
+            self._retire(proc)  # it began starting before the reload
+
+    def retire_stale(self) -> int:
+        self.current += 1
+        queue = self.pool._warmed_proc_queue
+        idle = [queue.get_nowait() for _ in range(queue.qsize())]
+        for proc in idle:
+            queue.put_nowait(proc)
+        stale = [p for p in idle if self.started_with.get(id(p), -1) < self.current]
+        for proc in stale:
+            self._retire(proc)
+        return len(stale)
+
+    def _retire(self, proc: Any) -> None:
+        # out of the queue first, so no job is handed to it; the pool's main task sees the
+        # warm count short and starts a replacement
+        self.pool._remove_from_warmed_queue(proc)
+        task = asyncio.get_running_loop().create_task(proc.aclose())
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
+
+def retire_stale_processes(pool: ProcPool) -> int:
+    """Replace the warm processes that run agent code older than the worker's; returns how
+    many were retired. Processes running a job keep it to its end."""
+    generations: _CodeGenerations = pool._openrtc_generations  # type: ignore[attr-defined]
+    retired = generations.retire_stale()
+    logger.debug("retired %d warm job process(es) started with the old agent code", retired)
+    return retired
+
+
 def adopt_process_pool(pool: ProcPool, *, warm_processes: int | None) -> ProcPool:
     """Prepare the ProcPool AgentServer.run() built, before it starts."""
+    pool._openrtc_generations = _CodeGenerations(pool)  # type: ignore[attr-defined]
     pool._mp_ctx = _ExitCodeContext(pool._mp_ctx)  # type: ignore[assignment]
     if warm_processes is not None:
         # the pool keeps this many prewarmed processes; the server's own num_idle_processes

@@ -20,7 +20,7 @@ from openrtc.strategies import JobEnded
 from .connection import RECONNECT_ATTEMPTS, ConnectionFailed, describe_error, retry_delay
 from .coroutine_pool import CoroutineJobPool
 from .host_pool import HostPool
-from .process_pool import adopt_process_pool
+from .process_pool import adopt_process_pool, retire_stale_processes
 
 logger = logging.getLogger("openrtc.livekit_adapter")
 
@@ -145,6 +145,18 @@ class _OpenRTCAgentServer(AgentServer):
             pool = adopt_process_pool(built, warm_processes=self._openrtc_jobs.warm_processes)
         pool.on("process_closed", self._report_job_ended)
         self._openrtc_pool = pool
+
+    def code_changed(self) -> bool:
+        """Agent code was reloaded in the worker: make the sessions that start from now on
+        run it. Tasks already do (they run the worker's registry); warm job processes started
+        with the old code are replaced. False while sessions run in session hosts, which
+        keep the code they were forked with."""
+        pool = self._openrtc_pool
+        if isinstance(pool, HostPool):
+            return False
+        if isinstance(pool, ProcPool):
+            retire_stale_processes(pool)
+        return True
 
     @property
     def coroutine_pool(self) -> CoroutineJobPool | None:

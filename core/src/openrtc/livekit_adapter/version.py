@@ -41,6 +41,9 @@ PRIVATE_NAMES_USED: tuple[str, ...] = (
     # process isolation: the pool's process factory and its own warm-process count
     "livekit.agents.ipc.proc_pool.ProcPool._mp_ctx",
     "livekit.agents.ipc.proc_pool.ProcPool._default_num_idle_processes",
+    # hot reload: warm processes started with the old agent code are taken out and closed
+    "livekit.agents.ipc.proc_pool.ProcPool._warmed_proc_queue",
+    "livekit.agents.ipc.proc_pool.ProcPool._remove_from_warmed_queue",
     # the executor protocol AgentServer drives, and the statuses it reports to the server
     "livekit.agents.ipc.job_executor.JobExecutor",
     "livekit.agents.ipc.job_executor.JobStatus",

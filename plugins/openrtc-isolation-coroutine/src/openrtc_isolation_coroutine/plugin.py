@@ -25,6 +25,5 @@ def openrtc_isolation_modes(settings: Settings) -> list[IsolationMode]:
             name="coroutine",
             build_server=build_coroutine_server,
             summary="sessions are asyncio tasks in one process; prewarm runs once per worker",
-            sessions_in_worker=True,
         )
     ]
