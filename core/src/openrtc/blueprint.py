@@ -31,6 +31,7 @@ import attrs
 
 from openrtc.blueprint_modules import ModuleSource, RecordingPickler, ensure_module, module_sources
 from openrtc.config import AgentConfig, ConfigurationError
+from openrtc.reload_graph import project_graph
 
 if TYPE_CHECKING:
     from openrtc.jobs import JobHandlers
@@ -130,7 +131,8 @@ class PoolBlueprint:
             ) from exc
         return cls(
             payload=buffer.getvalue(),
-            modules=module_sources(pickler.modules),
+            # the project modules hot reload ran again travel as the text it ran, too
+            modules=module_sources(pickler.modules | set(project_graph(agents))),
             sys_path=tuple(sys.path),
         )
 

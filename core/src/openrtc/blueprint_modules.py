@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import itertools
 import pickle
 import sys
 import types
@@ -31,6 +32,10 @@ class ModuleLoadError(ImportError):
 
 SOURCE_ATTRIBUTE = "__openrtc_source__"
 """Set on a module the kernel ran from its file: the text it ran."""
+RUN_ORDER_ATTRIBUTE = "__openrtc_run_order__"
+"""Set beside it: when it ran, so job processes run such modules in the same order (a helper
+hot reload ran again before the agents that import it)."""
+_run_order = itertools.count()
 
 
 @attrs.frozen
@@ -43,6 +48,8 @@ class ModuleSource:
     text: str | None = None
     """The text the worker ran, for a module the kernel ran from its file: run instead of
     importing by name or reading the file."""
+    order: int | None = None
+    """When the worker ran that text, relative to the other modules it ran."""
 
 
 def run_module_file(module: types.ModuleType, path: Path) -> None:
@@ -55,6 +62,7 @@ def run_module_text(module: types.ModuleType, text: str, path: Path) -> None:
     code = compile(text, str(path), "exec", dont_inherit=True)
     exec(code, module.__dict__)
     module.__dict__[SOURCE_ATTRIBUTE] = text
+    module.__dict__[RUN_ORDER_ATTRIBUTE] = next(_run_order)
 
 
 class RecordingPickler(pickle.Pickler):
@@ -78,8 +86,13 @@ def module_sources(names: set[str]) -> tuple[ModuleSource, ...]:
         path = getattr(module, "__file__", None)
         if isinstance(path, str):
             text = getattr(module, SOURCE_ATTRIBUTE, None)
-            sources.append(ModuleSource(name, path, text if isinstance(text, str) else None))
-    return tuple(sources)
+            order = getattr(module, RUN_ORDER_ATTRIBUTE, None)
+            if isinstance(text, str) and isinstance(order, int):
+                sources.append(ModuleSource(name, path, text, order))
+            else:
+                sources.append(ModuleSource(name, path))
+    # the modules the worker ran itself first, in the order it ran them; then the others
+    return tuple(sorted(sources, key=lambda s: (s.order is None, s.order or 0, s.name)))
 
 
 def ensure_module(source: ModuleSource) -> None:

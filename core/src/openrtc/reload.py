@@ -7,7 +7,9 @@ nothing changes and the error names the file and line. New calls get the new cla
 live calls move to the new classes at their next turn boundary (``live_sessions``).
 
 What is watched: the file of every registered agent class (``discover()`` modules and the
-modules of classes given to ``add()``). ``watchfiles`` is imported only when watching starts.
+modules of classes given to ``add()``) and of the project modules they import
+(``reload_graph``): a saved helper runs again with every module between it and the agents.
+``watchfiles`` is imported only when watching starts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import traceback
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import attrs
 
@@ -29,6 +32,13 @@ from openrtc.blueprint_modules import run_module_file
 from openrtc.config import AgentConfig, discovery_config_of
 from openrtc.events import AgentReloaded
 from openrtc.live_sessions import LiveSessions
+from openrtc.reload_graph import (
+    ProjectModule,
+    files_of,
+    modules_to_rerun,
+    project_graph,
+    watched_directories,
+)
 
 logger = logging.getLogger("openrtc.reload")
 
@@ -80,25 +90,66 @@ def _error_line(path: Path, exc: BaseException) -> str:
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-def _execute_fresh(path: Path, module_name: str) -> ModuleType:
-    """Run ``path`` as a new module named ``module_name``; ``sys.modules`` is left as it was.
-
-    The module is in ``sys.modules`` while it runs (dataclasses, typing and pickling look
-    themselves up there), and the previous entry is put back afterwards, whatever happened."""
-    spec = importlib.util.spec_from_file_location(module_name, path)
+def _fresh_module(name: str, path: Path) -> ModuleType:
+    package = path.name == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        name, path, submodule_search_locations=[str(path.parent)] if package else None
+    )
     if spec is None or spec.loader is None:
         raise ImportError(f"{path} is not a Python module")
-    module = importlib.util.module_from_spec(spec)
-    previous = sys.modules.get(module_name)
-    sys.modules[module_name] = module
-    try:
-        run_module_file(module, path)
-    finally:
-        if previous is None:
-            sys.modules.pop(module_name, None)
-        else:
-            sys.modules[module_name] = previous
-    return module
+    return importlib.util.module_from_spec(spec)
+
+
+class _ModuleSwap:
+    """``sys.modules`` entries (and their parent packages' attributes) changed for one reload
+    and put back unless committed: a reload that fails leaves no trace."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[dict[str, Any], str, object]] = []
+
+    def put(self, name: str, module: ModuleType) -> None:
+        self._set(sys.modules, name, module)
+        parent_name, _, leaf = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None:
+            self._set(parent.__dict__, leaf, module)
+
+    def _set(self, namespace: dict[str, Any], key: str, value: object) -> None:
+        self._saved.append((namespace, key, namespace.get(key, _MISSING)))
+        namespace[key] = value
+
+    def undo(self) -> None:
+        for namespace, key, value in reversed(self._saved):
+            if value is _MISSING:
+                namespace.pop(key, None)
+            else:
+                namespace[key] = value
+        self._saved.clear()
+
+    def commit(self) -> None:
+        self._saved.clear()
+
+
+_MISSING = object()
+
+
+def run_fresh(modules: list[ProjectModule]) -> tuple[dict[str, ModuleType], _ModuleSwap]:
+    """Run ``modules`` again, in order, each seeing the fresh versions of those before it.
+    The caller commits the swap or undoes it; on an error it is undone here and re-raised
+    with the file that failed as ``exc.reload_path``."""
+    swap = _ModuleSwap()
+    fresh: dict[str, ModuleType] = {}
+    for project_module in modules:
+        try:
+            module = _fresh_module(project_module.name, project_module.path)
+            swap.put(project_module.name, module)
+            run_module_file(module, project_module.path)
+        except BaseException as exc:
+            swap.undo()
+            exc.reload_path = project_module.path  # type: ignore[attr-defined]
+            raise
+        fresh[project_module.name] = module
+    return fresh, swap
 
 
 def _new_class(module: ModuleType, config: AgentConfig, agent_base: type) -> type | None:
@@ -123,38 +174,55 @@ def _new_class(module: ModuleType, config: AgentConfig, agent_base: type) -> typ
     return named if isinstance(named, type) and named in candidates else None
 
 
-def reload_file(
+def reload_saved(
     path: Path, agents: MutableMapping[str, AgentConfig], agent_base: type
-) -> ReloadOutcome:
-    """Reload the agents registered from ``path`` into ``agents``, or change nothing."""
+) -> ReloadOutcome | None:
+    """Run again what a save of ``path`` reaches (the file's module and every project module
+    that imports it), then swap the new classes of the agents among them into ``agents``, or
+    change nothing. ``None`` when no agent's project module comes from that file."""
     path = path.resolve()
-    names = watched_files(agents).get(path, ())
     started = time.perf_counter()
+    modules = modules_to_rerun(project_graph(agents), path)
+    if not modules:
+        return None
+    by_file = watched_files(agents)
+    names = tuple(name for module in modules for name in by_file.get(module.path, ()))
 
     def outcome(
         error: str | None, replaced: tuple[tuple[str, type, type], ...] = ()
     ) -> ReloadOutcome:
         return ReloadOutcome(path, names, time.perf_counter() - started, error, replaced)
 
-    if not names:
-        return outcome(f"{path}: no registered agent comes from this file")
-    module_name = agents[names[0]].agent_cls.__module__
     try:
-        module = _execute_fresh(path, module_name)
+        fresh, swap = run_fresh(modules)
     except Exception as exc:  # the user's code: whatever it raised, the running code stays
-        return outcome(_error_line(path, exc))
+        return outcome(_error_line(getattr(exc, "reload_path", path), exc))
     replacements: dict[str, type] = {}
     for name in names:
-        cls = _new_class(module, agents[name], agent_base)
+        config = agents[name]
+        cls = _new_class(fresh[config.agent_cls.__module__], config, agent_base)
         if cls is None:
-            old = agents[name].agent_cls.__name__
-            return outcome(f"{path}: no longer defines {old} (agent '{name}')")
+            swap.undo()
+            where = agent_source(config) or path
+            return outcome(
+                f"{where}: no longer defines {config.agent_cls.__name__} (agent '{name}')"
+            )
         replacements[name] = cls
-    sys.modules[module_name] = module
+    swap.commit()
     replaced = tuple((name, agents[name].agent_cls, cls) for name, cls in replacements.items())
     for name, cls in replacements.items():
         agents[name] = attrs.evolve(agents[name], agent_cls=cls)
     return outcome(None, replaced)
+
+
+def reload_file(
+    path: Path, agents: MutableMapping[str, AgentConfig], agent_base: type
+) -> ReloadOutcome:
+    """``reload_saved`` for a file that must concern some agent (tests, tools)."""
+    outcome = reload_saved(path, agents, agent_base)
+    if outcome is None:
+        return ReloadOutcome(path, (), 0.0, f"{path}: no registered agent uses this file")
+    return outcome
 
 
 async def watch_agents(
@@ -171,22 +239,32 @@ async def watch_agents(
     is in place (a change saved before it would be missed)."""
     from watchfiles import awatch
 
-    files = watched_files(agents)
-    if not files:
-        logger.info("hot reload: no agent source file to watch")
-        return
-    directories = sorted({path.parent for path in files})
-    # the first empty batch (after rust_timeout) says the watcher is in place
-    watcher = awatch(
-        *directories, debounce=debounce_ms, recursive=False, rust_timeout=500, yield_on_timeout=True
-    )
-    async for changes in watcher:
-        if ready is not None:
-            ready()
-            ready = None
-        changed = {Path(p) for _, p in changes}  # absolute: the watched directories are
-        for path in sorted(changed & set(watched_files(agents))):
-            on_reload(reload_file(path, agents, agent_base))
+    while True:
+        graph = project_graph(agents)
+        directories = watched_directories(graph)
+        if not directories:
+            logger.info("hot reload: no agent source file to watch")
+            return
+        # the first empty batch (after rust_timeout) says the watcher is in place
+        watcher = awatch(
+            *directories,
+            debounce=debounce_ms,
+            recursive=False,
+            rust_timeout=500,
+            yield_on_timeout=True,
+        )
+        async for changes in watcher:
+            if ready is not None:
+                ready()
+                ready = None
+            changed = {Path(p) for _, p in changes}  # absolute: the watched directories are
+            for path in sorted(changed & set(files_of(graph))):
+                outcome = reload_saved(path, agents, agent_base)
+                if outcome is not None:
+                    on_reload(outcome)
+            if watched_directories(project_graph(agents)) != directories:
+                break  # a save imported a module from another directory: watch it too
+            graph = project_graph(agents)
 
 
 class HotReload:
