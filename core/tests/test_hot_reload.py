@@ -78,12 +78,11 @@ def test_a_good_save_replaces_the_class_new_sessions_are_built_from(
             "dental.py:3: RuntimeError: no database",
         ),
         (
-            "from livekit.agents import Agent\nfrom openrtc import agent_config\n\n"
-            "@agent_config(name='orthodontics')\nclass Other(Agent):\n    pass\n",
-            "no longer defines DentalAgent (agent 'dental')",
+            "from livekit.agents import Agent\n\nGREETING = 'half-written'\n",
+            "defines no agent any more (it registered dental)",
         ),
     ],
-    ids=["syntax-error", "raises-at-import", "agent-gone"],
+    ids=["syntax-error", "raises-at-import", "no-agent-left"],
 )
 def test_a_bad_save_changes_nothing_and_names_file_and_line(
     pool: AgentPool, agents_dir: Path, source: str, expected: str
@@ -100,6 +99,45 @@ def test_a_bad_save_changes_nothing_and_names_file_and_line(
     write_agent(agents_dir / "dental.py", "fixed")
     assert reload_file(agents_dir / "dental.py", pool._agents, Agent).applied
     assert instructions_of(pool) == "fixed"
+
+
+def test_a_discovered_module_is_the_registry_of_its_agents(
+    pool: AgentPool, agents_dir: Path
+) -> None:
+    # renamed by @agent_config, a second agent added, the greeting changed: all followed
+    (agents_dir / "dental.py").write_text(
+        "from livekit.agents import Agent\nfrom openrtc import agent_config\n\n"
+        "@agent_config(name='orthodontics', greeting='Say hello.')\n"
+        "class Ortho(Agent):\n"
+        "    def __init__(self) -> None:\n"
+        "        super().__init__(instructions='braces')\n\n"
+        "@agent_config(name='hygiene')\n"
+        "class Hygiene(Agent):\n"
+        "    def __init__(self) -> None:\n"
+        "        super().__init__(instructions='cleaning')\n"
+    )
+    outcome = reload_file(agents_dir / "dental.py", pool._agents, Agent)
+    assert outcome.applied, outcome.error
+    assert (outcome.added, outcome.removed, outcome.replaced) == (
+        ("orthodontics", "hygiene"),
+        ("dental",),
+        (),
+    )
+    assert pool.list_agents() == ["orthodontics", "hygiene"]
+    assert pool.get("orthodontics").greeting == "Say hello."
+    assert instructions_of(pool, "hygiene") == "cleaning"
+    assert pool.get("hygiene").source_path == agents_dir / "dental.py"
+
+
+def test_a_name_taken_by_another_file_changes_nothing(pool: AgentPool, agents_dir: Path) -> None:
+    pool.add("other", Agent)  # registered elsewhere under the name the save will take
+    write_agent(agents_dir / "dental.py", "x")
+    source = (agents_dir / "dental.py").read_text().replace('name="dental"', 'name="other"')
+    (agents_dir / "dental.py").write_text(source)
+    outcome = reload_file(agents_dir / "dental.py", pool._agents, Agent)
+    assert not outcome.applied
+    assert "agent 'other' is already registered" in (outcome.error or "")
+    assert pool.list_agents() == ["dental", "other"]
 
 
 def test_a_class_given_to_add_reloads_from_its_module(

@@ -94,6 +94,10 @@ class AgentReloaded(MetricsEvent):
     outcome: Literal["applied", "failed"]
     error: str | None
     """One line naming the file, the line and the error, when the outcome is failed."""
+    added: tuple[str, ...] = ()
+    """Agents the saved discovered module now defines, registered by the reload."""
+    removed: tuple[str, ...] = ()
+    """Agents it no longer defines, unregistered (their live calls go on)."""
     sessions_moving: int
     """Live sessions of these agents that move to the new code at their next turn."""
     sessions_kept: int

@@ -29,7 +29,8 @@ from typing import Any
 import attrs
 
 from openrtc.blueprint_modules import run_module_file
-from openrtc.config import AgentConfig, discovery_config_of
+from openrtc.config import AgentConfig, AgentConfigError, check_agent_name
+from openrtc.discovery import agents_in_module
 from openrtc.events import AgentReloaded
 from openrtc.live_sessions import LiveSessions
 from openrtc.reload_graph import (
@@ -55,6 +56,10 @@ class ReloadOutcome:
     """One line naming the file, the line and the error; ``None`` when the new code is in."""
     replaced: tuple[tuple[str, type, type], ...] = ()
     """(agent, old class, new class) for each agent the new code is in for."""
+    added: tuple[str, ...] = ()
+    """Agents a discovered module now defines that were not registered: registered."""
+    removed: tuple[str, ...] = ()
+    """Agents a discovered module no longer defines: unregistered (live calls go on)."""
 
     @property
     def applied(self) -> bool:
@@ -153,25 +158,11 @@ def run_fresh(modules: list[ProjectModule]) -> tuple[dict[str, ModuleType], _Mod
 
 
 def _new_class(module: ModuleType, config: AgentConfig, agent_base: type) -> type | None:
-    """The class in the fresh module that stands for ``config``'s agent."""
-    candidates = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, agent_base)
-        and value.__module__ == module.__name__
-    ]
-    if config.source_path is not None:
-        # a discovered agent is known by its registered name: a renamed class still serves it
-        for cls in candidates:
-            marked = discovery_config_of(cls)
-            if marked is not None and (marked.name or config.source_path.stem) == config.name:
-                return cls
-        unmarked = [cls for cls in candidates if discovery_config_of(cls) is None]
-        if len(unmarked) == 1 and config.name == config.source_path.stem:
-            return unmarked[0]
+    """The class in the fresh module that stands for the class given to ``add()``."""
     named = getattr(module, config.agent_cls.__name__, None)
-    return named if isinstance(named, type) and named in candidates else None
+    if isinstance(named, type) and issubclass(named, agent_base):
+        return named if named.__module__ == module.__name__ else None
+    return None
 
 
 def reload_saved(
@@ -188,31 +179,90 @@ def reload_saved(
     by_file = watched_files(agents)
     names = tuple(name for module in modules for name in by_file.get(module.path, ()))
 
-    def outcome(
-        error: str | None, replaced: tuple[tuple[str, type, type], ...] = ()
-    ) -> ReloadOutcome:
-        return ReloadOutcome(path, names, time.perf_counter() - started, error, replaced)
+    def failed(error: str) -> ReloadOutcome:
+        return ReloadOutcome(path, names, time.perf_counter() - started, error)
 
     try:
         fresh, swap = run_fresh(modules)
     except Exception as exc:  # the user's code: whatever it raised, the running code stays
-        return outcome(_error_line(getattr(exc, "reload_path", path), exc))
-    replacements: dict[str, type] = {}
-    for name in names:
-        config = agents[name]
-        cls = _new_class(fresh[config.agent_cls.__module__], config, agent_base)
-        if cls is None:
-            swap.undo()
-            where = agent_source(config) or path
-            return outcome(
-                f"{where}: no longer defines {config.agent_cls.__name__} (agent '{name}')"
-            )
-        replacements[name] = cls
+        return failed(_error_line(getattr(exc, "reload_path", path), exc))
+    try:
+        update = _registry_update(modules, fresh, agents, agent_base)
+    except AgentConfigError as exc:
+        swap.undo()
+        return failed(str(exc))
     swap.commit()
-    replaced = tuple((name, agents[name].agent_cls, cls) for name, cls in replacements.items())
-    for name, cls in replacements.items():
-        agents[name] = attrs.evolve(agents[name], agent_cls=cls)
-    return outcome(None, replaced)
+    replaced = tuple(
+        (name, agents[name].agent_cls, config.agent_cls)
+        for name, config in update.items()
+        if name in agents
+    )
+    added = tuple(name for name in update if name not in agents)
+    removed = tuple(name for name in names if name not in update)
+    for name in removed:
+        del agents[name]
+    agents.update(update)
+    return ReloadOutcome(
+        path,
+        tuple(dict.fromkeys((*names, *added))),
+        time.perf_counter() - started,
+        None,
+        replaced,
+        added,
+        removed,
+    )
+
+
+def _registry_update(
+    modules: list[ProjectModule],
+    fresh: dict[str, ModuleType],
+    agents: MutableMapping[str, AgentConfig],
+    agent_base: type,
+) -> dict[str, AgentConfig]:
+    """The registrations the re-run agent modules make now, by agent name. A discovered
+    module is the registry for its agents (renamed, added or dropped ones follow it, as do
+    ``@agent_config`` changes); a class given to ``add()`` must still be there."""
+    by_file = watched_files(agents)
+    update: dict[str, AgentConfig] = {}
+    for module in modules:
+        registered = by_file.get(module.path, ())
+        if not registered:
+            continue  # a helper
+        first = agents[registered[0]]
+        if first.source_path is None:
+            for name in registered:
+                cls = _new_class(fresh[module.name], agents[name], agent_base)
+                if cls is None:
+                    gone = agents[name].agent_cls.__name__
+                    raise AgentConfigError(
+                        f"{module.path}: no longer defines {gone} (agent '{name}')"
+                    )
+                update[name] = attrs.evolve(agents[name], agent_cls=cls)
+            continue
+        found = agents_in_module(fresh[module.name], module.path, agent_base)
+        if not found:
+            raise AgentConfigError(
+                f"{module.path}: defines no agent any more (it registered "
+                f"{', '.join(registered)}); the running code is kept until it defines one"
+            )
+        for agent in found:
+            check_agent_name(agent.name, where=f"agent name from {module.path.name}")
+            if agent.name in agents and agent.name not in registered:
+                raise AgentConfigError(
+                    f"{module.path}: agent '{agent.name}' is already registered from "
+                    f"{agent_source(agents[agent.name])}; give it another name"
+                )
+            update[agent.name] = attrs.evolve(
+                agents.get(agent.name, first),
+                name=agent.name,
+                agent_cls=agent.agent_cls,
+                stt=agent.config.stt,
+                llm=agent.config.llm,
+                tts=agent.config.tts,
+                greeting=agent.config.greeting,
+                session_kwargs=agent.config.session_kwargs,
+            )
+    return update
 
 
 def reload_file(
@@ -318,10 +368,11 @@ class HotReload:
             )
         if outcome.applied:
             logger.info(
-                "reloaded %s from %s: %s (%.0f ms)",
+                "reloaded %s from %s: %s%s (%.0f ms)",
                 ", ".join(outcome.agents),
                 _shown(outcome.path),
                 _sessions_line(moving, kept),
+                _registry_line(outcome),
                 outcome.duration_s * 1000,
             )
         else:
@@ -333,11 +384,22 @@ class HotReload:
                 agents=outcome.agents,
                 outcome="applied" if outcome.applied else "failed",
                 error=outcome.error,
+                added=outcome.added,
+                removed=outcome.removed,
                 sessions_moving=moving,
                 sessions_kept=kept,
                 duration_s=round(outcome.duration_s, 4),
             )
         )
+
+
+def _registry_line(outcome: ReloadOutcome) -> str:
+    line = ""
+    if outcome.added:
+        line += f"; registered {', '.join(outcome.added)}"
+    if outcome.removed:
+        line += f"; unregistered {', '.join(outcome.removed)} (its live calls go on)"
+    return line
 
 
 def _sessions_line(moving: int, kept: int) -> str:

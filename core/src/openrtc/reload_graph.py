@@ -102,8 +102,8 @@ def project_graph(agents: Mapping[str, AgentConfig]) -> dict[str, ProjectModule]
             name = pending.pop()
             module = sys.modules.get(name)
             path = module_file(module)
-            if name in graph or module is None or path is None:
-                continue
+            if name in graph or module is None or path is None or _is_library(path):
+                continue  # an agent class from a library is not the project's to reload
             imports = {
                 imported
                 for imported in imported_names(module, _source(module, path))
