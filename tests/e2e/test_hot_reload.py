@@ -198,3 +198,70 @@ async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_histo
         # the same agent participant served both replies
         assert {t.participant_identity for t in (first, second)} == {agent.identity}
         await caller.leave()
+
+
+HYBRID_APP = """
+from openrtc_providers_offline import offline_providers
+
+from openrtc import AgentPool
+
+stt, llm, tts = offline_providers()
+pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={dispatch!r})
+pool.discover({agents!r})
+
+if __name__ == "__main__":
+    pool.run()
+"""
+
+
+async def test_session_hosts_run_the_reloaded_code_and_move_their_live_calls(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    tmp_path: Path,
+) -> None:
+    # hybrid isolation: the sessions run in a host forked at start; the worker sends it the
+    # texts it ran, the host runs them and moves its live call like the worker would
+    from openrtc_testing.process import WorkerProcess
+
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    source = agents / "dental.py"
+    source.write_text(agent_source("version one"))
+    app = tmp_path / "app.py"
+    app.write_text(HYBRID_APP.format(dispatch=DISPATCH_NAME, agents=str(agents)))
+    worker = WorkerProcess(
+        app,
+        livekit_server,
+        "--isolation",
+        "hybrid",
+        "--hybrid-hosts",
+        "1",
+        "--reload",
+        "on",
+        env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
+    )
+    try:
+        await worker.start()
+        await worker.wait_for_line("hot reload: watching")
+        await worker.wait_for_line("registered")
+        room = new_room_name("reload-hybrid")
+        await livekit_admin.create_room(room)
+        await livekit_admin.create_dispatch(
+            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
+        )
+        caller = await caller_factory(room)
+        await caller.wait_for_transcript(WAIT_S, contains="this is version one")
+        await asyncio.sleep(1)  # the watcher was in place before the call; now save
+        source.write_text(agent_source("version two"))
+        await worker.wait_for_line("reloaded dental from")
+        line = await worker.wait_for_line("in session host")
+        assert "1 live session(s) move" in line, line
+        await caller.say(SPEECH)
+        reply = await caller.wait_for_transcript(WAIT_S, contains="reply from")
+        assert reply.text.startswith("reply from version two after 1 turns"), reply.text
+        assert await version_heard(livekit_admin, caller_factory) == "version two"
+        await caller.leave()
+        assert worker.returncode is None, worker.tail()
+    finally:
+        await worker.stop()

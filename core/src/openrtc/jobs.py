@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -54,7 +55,8 @@ class JobHandlers:
     settings: Settings
     chain: RouterChain
     admission_rules: Mapping[str, AdmissionRule]
-    agents: Mapping[str, AgentConfig]
+    agents: MutableMapping[str, AgentConfig]
+    """The pool's registry itself: hot reload swaps classes in it."""
     defaults: PoolDefaults
     state: RuntimeState
     emit: Callable[[events.MetricsEvent], None]
@@ -252,6 +254,25 @@ class JobHandlers:
 
         # however the job ends; a session closing on its own also ends the job
         ctx.add_shutdown_callback(forget_session)
+
+    def apply_code(self, sources: tuple[Any, ...]) -> None:
+        """In a session host forked from the worker: run the agent code the worker's hot
+        reload ran, and move this process's live sessions to it as the worker does its own."""
+        from livekit.agents import Agent
+
+        from openrtc.reload import apply_sources
+
+        outcome = apply_sources(sources, self.agents, Agent)
+        if not outcome.applied:
+            logger.error("reloaded code did not run here as in the worker: %s", outcome.error)
+            return
+        moving = sum(self.live.move_to(*replaced)[0] for replaced in outcome.replaced)
+        logger.info(
+            "reloaded %s in session host %d: %d live session(s) move on their next turn",
+            ", ".join(outcome.agents),
+            os.getpid(),
+            moving,
+        )
 
     def _session_closed_handler(self, ctx: Any, agent: str) -> Callable[[Any], None]:
         """A session livekit closes on an unrecoverable error (its STT, LLM or TTS kept

@@ -286,6 +286,7 @@ class PoolRuntime:
             http_port=http_port,
             on_connection_failed=registration.attempt_failed,
             job_failed=self.state.has_failed,
+            apply_code=self.handlers.apply_code,
         )
 
     async def _run_server(

@@ -112,7 +112,7 @@ RELOAD = Setting(
     "auto",
     "Reload an agent's code when its file is saved: 'on', 'off', or 'auto' (on under "
     "`openrtc dev`, off otherwise). New calls get the new code; a save that fails to import "
-    "changes nothing. Live calls move to it at their next turn in coroutine isolation.",
+    "changes nothing. Live calls move to it at their next turn (coroutine, hybrid).",
     validator=lambda value: (
         None if value in ("auto", "on", "off") else f"must be 'auto', 'on' or 'off', not {value!r}"
     ),

@@ -21,14 +21,19 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import attrs
 
-from openrtc.blueprint_modules import run_module_file
+from openrtc.blueprint_modules import (
+    ModuleSource,
+    module_sources,
+    run_module_file,
+    run_module_text,
+)
 from openrtc.config import AgentConfig, AgentConfigError, check_agent_name
 from openrtc.discovery import agents_in_module
 from openrtc.events import AgentReloaded
@@ -60,6 +65,8 @@ class ReloadOutcome:
     """Agents a discovered module now defines that were not registered: registered."""
     removed: tuple[str, ...] = ()
     """Agents a discovered module no longer defines: unregistered (live calls go on)."""
+    sources: tuple[ModuleSource, ...] = ()
+    """The texts the reload ran, in order: what session hosts run to follow it."""
 
     @property
     def applied(self) -> bool:
@@ -138,17 +145,24 @@ class _ModuleSwap:
 _MISSING = object()
 
 
-def run_fresh(modules: list[ProjectModule]) -> tuple[dict[str, ModuleType], _ModuleSwap]:
-    """Run ``modules`` again, in order, each seeing the fresh versions of those before it.
-    The caller commits the swap or undoes it; on an error it is undone here and re-raised
-    with the file that failed as ``exc.reload_path``."""
+def run_fresh(
+    modules: list[ProjectModule], texts: Mapping[str, str]
+) -> tuple[dict[str, ModuleType], _ModuleSwap]:
+    """Run ``modules`` again, in order, each seeing the fresh versions of those before it:
+    from ``texts`` (by module name) when given, else from their files. The caller commits
+    the swap or undoes it; on an error it is undone here and re-raised with the file that
+    failed as ``exc.reload_path``."""
     swap = _ModuleSwap()
     fresh: dict[str, ModuleType] = {}
     for project_module in modules:
         try:
             module = _fresh_module(project_module.name, project_module.path)
             swap.put(project_module.name, module)
-            run_module_file(module, project_module.path)
+            text = texts.get(project_module.name)
+            if text is None:
+                run_module_file(module, project_module.path)
+            else:
+                run_module_text(module, text, project_module.path)
         except BaseException as exc:
             swap.undo()
             exc.reload_path = project_module.path  # type: ignore[attr-defined]
@@ -176,6 +190,28 @@ def reload_saved(
     modules = modules_to_rerun(project_graph(agents), path)
     if not modules:
         return None
+    return _apply(path, modules, {}, agents, agent_base, started)
+
+
+def apply_sources(
+    sources: tuple[ModuleSource, ...], agents: MutableMapping[str, AgentConfig], agent_base: type
+) -> ReloadOutcome:
+    """Run the texts another process's reload ran (``ReloadOutcome.sources``), in the same
+    order, and update ``agents`` the same way: how session hosts follow the worker."""
+    started = time.perf_counter()
+    modules = [ProjectModule(s.name, Path(s.path).resolve(), frozenset()) for s in sources]
+    texts = {s.name: s.text for s in sources if s.text is not None}
+    return _apply(modules[0].path, modules, texts, agents, agent_base, started)
+
+
+def _apply(
+    path: Path,
+    modules: list[ProjectModule],
+    texts: Mapping[str, str],
+    agents: MutableMapping[str, AgentConfig],
+    agent_base: type,
+    started: float,
+) -> ReloadOutcome:
     by_file = watched_files(agents)
     names = tuple(name for module in modules for name in by_file.get(module.path, ()))
 
@@ -183,7 +219,7 @@ def reload_saved(
         return ReloadOutcome(path, names, time.perf_counter() - started, error)
 
     try:
-        fresh, swap = run_fresh(modules)
+        fresh, swap = run_fresh(modules, texts)
     except Exception as exc:  # the user's code: whatever it raised, the running code stays
         return failed(_error_line(getattr(exc, "reload_path", path), exc))
     try:
@@ -210,6 +246,7 @@ def reload_saved(
         replaced,
         added,
         removed,
+        module_sources({m.name for m in modules}),
     )
 
 
@@ -327,7 +364,7 @@ class HotReload:
         *,
         emit: Callable[[AgentReloaded], None],
         live: LiveSessions,
-        code_changed: Callable[[], bool],
+        code_changed: Callable[[tuple[ModuleSource, ...]], bool],
     ) -> None:
         self.agents = agents
         self.emit = emit
@@ -359,11 +396,9 @@ class HotReload:
         for agent, old_cls, new_cls in outcome.replaced:
             agent_moving, agent_kept = self.live.move_to(agent, old_cls, new_cls)
             moving, kept = moving + agent_moving, kept + agent_kept
-        if outcome.applied and not self.code_changed():
+        if outcome.applied and not self.code_changed(outcome.sources):
             logger.warning(
-                "reload: this worker's sessions run in session hosts, which keep the code they "
-                "were started with; restart the worker (or use coroutine or process isolation "
-                "while developing) to run %s",
+                "reload: this worker's sessions cannot take new code; restart it to run %s",
                 _shown(outcome.path),
             )
         if outcome.applied:

@@ -199,6 +199,9 @@ class WorkerSpec:
     """Whether the kernel marked the job with this id failed (its entrypoint raised, or its
     session closed on an error), as seen by the process that ran the entrypoint. A mode whose
     jobs run in processes of its own asks it there and reports the answer back."""
+    apply_code: Callable[[tuple[Any, ...]], None] | None = attrs.field(default=None, eq=False)
+    """Runs reloaded agent code (the ``ModuleSource`` texts hot reload ran, in order) in a
+    process that runs sessions and was forked from the worker, as the worker applied it."""
 
 
 @runtime_checkable
@@ -217,10 +220,11 @@ class WorkerServer(Protocol):
         kernel's ``registration_timeout`` counts from it) and ``"worker_registered"`` (called
         with the worker id and server info)."""
 
-    def code_changed(self) -> bool:
-        """Hot reload replaced agent classes in the worker's registry: sessions that start
-        from now on must run them (warm job processes started with the old code are
-        replaced). Returns False when this worker's sessions cannot get the new code."""
+    def code_changed(self, sources: tuple[Any, ...]) -> bool:
+        """Hot reload replaced agent classes in the worker's registry by running ``sources``
+        (``ModuleSource`` texts, in order): sessions that start from now on must run them
+        (warm job processes started with the old code are replaced; session hosts run the
+        same texts). Returns False when this worker's sessions cannot get the new code."""
 
 
 @attrs.frozen

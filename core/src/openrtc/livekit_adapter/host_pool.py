@@ -53,6 +53,7 @@ class HostPool(StandInPool[HostJobExecutor]):
         runner: JobsInHosts,
         inference_executor: InferenceExecutor | None,
         job_failed: Callable[[str], bool] | None,
+        apply_code: Callable[[tuple[Any, ...]], None] | None = None,
         **arguments: Any,
     ) -> None:
         """Takes `StandInPool`'s arguments, plus how many hosts (``runner``), livekit's
@@ -63,16 +64,27 @@ class HostPool(StandInPool[HostJobExecutor]):
         self._runner = runner
         self._inference_executor = inference_executor
         self._job_failed = job_failed
+        self._apply_code = apply_code
         self._mp = multiprocessing.get_context("fork")
         self._hosts: list[Host] = []
         self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_proc_pool(
-        cls, pool: ProcPool, *, runner: JobsInHosts, job_failed: Callable[[str], bool] | None
+        cls,
+        pool: ProcPool,
+        *,
+        runner: JobsInHosts,
+        job_failed: Callable[[str], bool] | None,
+        apply_code: Callable[[tuple[Any, ...]], None] | None = None,
     ) -> HostPool:
         """Build a host pool from the arguments AgentServer.run() gave its ProcPool."""
-        return cls(runner=runner, job_failed=job_failed, **proc_pool_arguments(pool))
+        return cls(
+            runner=runner,
+            job_failed=job_failed,
+            apply_code=apply_code,
+            **proc_pool_arguments(pool),
+        )
 
     @property
     def host_pids(self) -> list[int]:
@@ -107,7 +119,14 @@ class HostPool(StandInPool[HostJobExecutor]):
         inherited = [h.conn for h in self._hosts if not h.conn.closed] + [mine]
         process = self._mp.Process(
             target=run_host,
-            args=(theirs, inherited, self._functions, self._job_process, self._job_failed),
+            args=(
+                theirs,
+                inherited,
+                self._functions,
+                self._job_process,
+                self._job_failed,
+                self._apply_code,
+            ),
             name=f"openrtc-session-host-{index}",
         )
         process.start()
@@ -196,6 +215,16 @@ class HostPool(StandInPool[HostJobExecutor]):
             # a host that dies before it is even ready would otherwise be re-forked in a loop
             delay = 0.0 if was_ready else RESPAWN_DELAY_S
             self._loop.call_later(delay, self._replace, host)
+
+    def apply_code(self, sources: tuple[Any, ...]) -> bool:
+        """Send reloaded agent code to every live host; a host forked later inherits it."""
+        if self._apply_code is None:
+            return False
+        for host in self._hosts:
+            if host.alive:
+                with contextlib.suppress(OSError):  # a dying host: its replacement forks anew
+                    host.conn.send(wire.ApplyCode(sources))
+        return True
 
     def _replace(self, host: Host) -> None:
         if not self._closed:

@@ -17,6 +17,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 import attrs
 from livekit.agents.ipc.job_executor import JobStatus
@@ -73,8 +74,10 @@ class SessionHost:
         functions: JobFunctions,
         job_process: JobProcess,
         job_failed: Callable[[str], bool] | None,
+        apply_code: Callable[[tuple[Any, ...]], None] | None = None,
     ) -> None:
         self._conn = conn
+        self._apply_code = apply_code
         self._template = functions
         self._job_process = job_process
         self._job_failed = job_failed
@@ -101,6 +104,8 @@ class SessionHost:
                             self._spawn(executor.aclose())
                     elif isinstance(message, wire.InferenceResult):
                         relay.resolve(message)
+                    elif isinstance(message, wire.ApplyCode):
+                        self._run_code(message)
                     elif isinstance(message, wire.Shutdown) and not done.done():
                         done.set_result("the worker asked")
             except (EOFError, OSError):
@@ -125,6 +130,14 @@ class SessionHost:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         tracker.uninstall()
+
+    def _run_code(self, message: wire.ApplyCode) -> None:
+        if self._apply_code is None:
+            return
+        try:
+            self._apply_code(message.sources)
+        except Exception:  # the host keeps serving the code it has
+            logger.exception("session host %d could not run the reloaded code", os.getpid())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -175,6 +188,7 @@ def run_host(
     functions: JobFunctions,
     job_process: JobProcess,
     job_failed: Callable[[str], bool] | None,
+    apply_code: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> None:
     """The target of a forked host process."""
     # the worker's ends of every host's pipe were inherited by the fork: holding them would
@@ -192,7 +206,11 @@ def run_host(
     # never closed (closing it would unregister the worker's fds from the shared epoll)
     asyncio.events._set_running_loop(None)
     host = SessionHost(
-        conn=conn, functions=functions, job_process=job_process, job_failed=job_failed
+        conn=conn,
+        functions=functions,
+        job_process=job_process,
+        job_failed=job_failed,
+        apply_code=apply_code,
     )
     asyncio.run(host.serve())
     logging.shutdown()

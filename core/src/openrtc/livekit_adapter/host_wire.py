@@ -55,6 +55,13 @@ class InferenceResult:
 
 
 @attrs.frozen
+class ApplyCode:
+    """Hot reload: run these agent module texts (``ModuleSource``, in order) as the worker did."""
+
+    sources: tuple[Any, ...]
+
+
+@attrs.frozen
 class Shutdown:
     """No job is left on the host: end the process."""
 

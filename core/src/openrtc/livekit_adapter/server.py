@@ -62,6 +62,8 @@ class ServerOptions:
     job_failed: Callable[[str], bool] | None = None
     """Whether the kernel marked a job failed, asked in the process that ran its entrypoint;
     session hosts ask it after each job and report the answer with the job's end."""
+    apply_code: Callable[[tuple[Any, ...]], None] | None = None
+    """Runs reloaded agent code in a session host (see `WorkerSpec.apply_code`)."""
     on_connection_failed: Callable[[ConnectionFailed], None] | None = None
     """Called after each failed attempt to connect to LiveKit, before the retry. Before the
     first registration the server retries until it is closed: the caller bounds that."""
@@ -104,6 +106,7 @@ class _OpenRTCAgentServer(AgentServer):
         jobs: JobRunner,
         on_job_ended: Callable[[JobEnded], None] | None,
         job_failed: Callable[[str], bool] | None = None,
+        apply_code: Callable[[tuple[Any, ...]], None] | None = None,
         on_connection_failed: Callable[[ConnectionFailed], None] | None = None,
         reconnect_attempts: int = RECONNECT_ATTEMPTS,
         **kwargs: Any,
@@ -113,6 +116,7 @@ class _OpenRTCAgentServer(AgentServer):
         self._openrtc_jobs = jobs
         self._openrtc_on_job_ended = on_job_ended
         self._openrtc_job_failed = job_failed
+        self._openrtc_apply_code = apply_code
         self._openrtc_pool: ProcPool | CoroutineJobPool | HostPool | None = None
         # the URL livekit connects to, resolved as its constructor resolves it
         self._openrtc_url: str = kwargs.get("ws_url") or os.environ.get("LIVEKIT_URL") or ""
@@ -139,21 +143,23 @@ class _OpenRTCAgentServer(AgentServer):
             pool = CoroutineJobPool.from_proc_pool(built)
         elif isinstance(self._openrtc_jobs, JobsInHosts):
             pool = HostPool.from_proc_pool(
-                built, runner=self._openrtc_jobs, job_failed=self._openrtc_job_failed
+                built,
+                runner=self._openrtc_jobs,
+                job_failed=self._openrtc_job_failed,
+                apply_code=self._openrtc_apply_code,
             )
         else:
             pool = adopt_process_pool(built, warm_processes=self._openrtc_jobs.warm_processes)
         pool.on("process_closed", self._report_job_ended)
         self._openrtc_pool = pool
 
-    def code_changed(self) -> bool:
+    def code_changed(self, sources: tuple[Any, ...]) -> bool:
         """Agent code was reloaded in the worker: make the sessions that start from now on
         run it. Tasks already do (they run the worker's registry); warm job processes started
-        with the old code are replaced. False while sessions run in session hosts, which
-        keep the code they were forked with."""
+        with the old code are replaced; session hosts run the same texts."""
         pool = self._openrtc_pool
         if isinstance(pool, HostPool):
-            return False
+            return pool.apply_code(sources)
         if isinstance(pool, ProcPool):
             retire_stale_processes(pool)
         return True
@@ -289,6 +295,7 @@ def build_server(options: ServerOptions) -> AgentServer:
         jobs=jobs,
         on_job_ended=options.on_job_ended,
         job_failed=options.job_failed,
+        apply_code=options.apply_code,
         on_connection_failed=options.on_connection_failed,
         reconnect_attempts=options.reconnect_attempts,
         **kwargs,
