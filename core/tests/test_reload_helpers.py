@@ -72,12 +72,17 @@ def test_a_saved_helper_reaches_every_agent_through_the_modules_between(
     project: tuple[Path, str],
 ) -> None:
     root, package = project
+    (root / "agents" / "billing.py").write_text(
+        "from livekit.agents import Agent\n\nclass Billing(Agent):\n    pass\n"
+    )
     pool = AgentPool()
     pool.discover(root / "agents")
+    billing = pool.get("billing").agent_cls
     (root / package / "prompts.py").write_text("GREETING = 'second'\n")
     outcome = reload_saved(root / package / "prompts.py", pool._agents, Agent)
     assert outcome is not None and outcome.applied, outcome
     assert sorted(outcome.agents) == ["dental", "restaurant"]
+    assert pool.get("billing").agent_cls is billing  # it does not import the helper
     assert instructions(pool, "dental") == instructions(pool, "restaurant") == '"second"'
     texts = sys.modules[f"{package}.texts"]
     assert texts.INSTRUCTIONS == '"second"'

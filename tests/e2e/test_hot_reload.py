@@ -142,11 +142,18 @@ async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
     assert any("the running code is unchanged" in line for line in lines), lines
 
 
+BROKEN_SAVES = {
+    "syntax error": "from livekit.agents import Agent\n\nclass DentalAgent(Agent:\n",
+    "raises at import": "import os\n\nraise RuntimeError(os.environ.get('NO_SUCH', 'no db'))\n",
+}
+
+
 async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_history(
     livekit_server: LocalLiveKitServer,
     livekit_admin: ServerAdmin,
     caller_factory: CallerFactory,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     agents = tmp_path / "agents"
     agents.mkdir()
@@ -155,6 +162,7 @@ async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_histo
     recorder = Recorder()
     pool = offline_pool(dispatch_name=DISPATCH_NAME, reload="on", plugins={"rec": recorder})
     pool.discover(agents)
+    caplog.set_level("INFO", logger="openrtc.reload")
     async with running_worker(pool, livekit_server):
         hot = pool._runtime.hot_reload
         assert hot is not None
@@ -167,25 +175,37 @@ async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_histo
         caller = await caller_factory(room)
         agent = await caller.wait_for_participant(WAIT_S, agent=True)
         await caller.wait_for_transcript(WAIT_S, contains="this is version one")
+        tracks = set(agent.track_publications)
         await asyncio.sleep(2)  # the greeting plays out
 
+        async def turn(expected: str) -> None:
+            await caller.say(SPEECH)
+            heard = await caller.wait_for_transcript(WAIT_S, contains=expected)
+            assert heard.participant_identity == agent.identity
+            await asyncio.sleep(1)
+
+        # two bad saves: the call keeps version one, one log line each
+        for number, broken in enumerate(BROKEN_SAVES.values(), start=1):
+            source.write_text(broken)
+            assert (await recorder.wait_for(number)).outcome == "failed"
+            await turn(f"reply from version one after {number} turns")
+
         await caller.say(SPEECH)
-        # save while the agent is in the middle of its (long) reply
+        # the good save lands while the agent is in the middle of its (long) reply
         await caller.wait_for_speech(WAIT_S, participant=agent.identity, after=caller.last_said_at)
         source.write_text(agent_source("version two", FILLER))
-        applied = await recorder.wait_for(1)
+        applied = await recorder.wait_for(3)
         assert (applied.outcome, applied.sessions_moving, applied.sessions_kept) == (
             "applied",
             1,
             0,
         )
-        first = await caller.wait_for_transcript(WAIT_S, contains="reply from version one")
-        assert first.text.strip() == f"reply from version one after 1 turns. {FILLER}"
-
+        third = await caller.wait_for_transcript(WAIT_S, contains="after 3 turns")
+        assert third.text.strip() == f"reply from version one after 3 turns. {FILLER}"
         await asyncio.sleep(1)
-        await caller.say(SPEECH)
-        second = await caller.wait_for_transcript(WAIT_S, contains="reply from version two")
-        assert second.text.strip().startswith("reply from version two after 2 turns.")
+        # the new instance answers, and its chat history holds the three turns before it
+        await turn("reply from version two after 4 turns")
+
         # no second greeting: the new instance's on_enter did not run (livekit publishes each
         # line twice, as a text stream and as a legacy transcription: the stream is read)
         greetings = [
@@ -195,9 +215,73 @@ async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_histo
         ]
         assert greetings == ["this is version one"], greetings
         assert pool._runtime.handlers.live.moved == 1
-        # the same agent participant served both replies
-        assert {t.participant_identity for t in (first, second)} == {agent.identity}
+        # the same agent participant and audio track throughout
+        assert agent.identity in caller.room.remote_participants
+        assert set(agent.track_publications) == tracks
         await caller.leave()
+    failures = [r.getMessage() for r in caplog.records if "reload failed" in r.getMessage()]
+    assert len(failures) == 2, failures
+    assert "SyntaxError" in failures[0] and "RuntimeError: no db" in failures[1]
+
+
+async def test_five_live_calls_all_move_once_none_dropped(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    tmp_path: Path,
+) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    source = agents / "dental.py"
+    source.write_text(agent_source("version one"))
+    recorder = Recorder()
+    pool = offline_pool(
+        dispatch_name=DISPATCH_NAME,
+        reload="on",
+        plugins={"rec": recorder},
+        # the five callers run in the worker's process and loop here, which the overload
+        # guard would count as the worker's own load; this test is about reload, not that
+        plugin_settings={"overload.loop_lag_ms": 0, "overload.loop_busy": 0},
+    )
+    pool.discover(agents)
+    async with running_worker(pool, livekit_server):
+        hot = pool._runtime.hot_reload
+        assert hot is not None
+        await asyncio.wait_for(hot.watching.wait(), WAIT_S)
+
+        async def join(index: int) -> Any:
+            room = new_room_name(f"reload-five-{index}")
+            await livekit_admin.create_room(room)
+            await livekit_admin.create_dispatch(
+                agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
+            )
+            caller = await caller_factory(room)
+            await caller.wait_for_transcript(WAIT_S, contains="this is version one")
+            return caller
+
+        callers = await asyncio.gather(*(join(i) for i in range(5)))
+        await asyncio.sleep(2)
+        source.write_text(agent_source("version two"))
+        applied = await recorder.wait_for(1)
+        assert (applied.sessions_moving, applied.sessions_kept) == (5, 0)
+
+        async def talk(caller: Any) -> None:
+            await caller.say(SPEECH)
+            await caller.wait_for_transcript(WAIT_S, contains="reply from version two")
+
+        await asyncio.gather(*(talk(c) for c in callers))
+        await asyncio.sleep(3)  # a second answer to the same turn would have arrived by now
+        for caller in callers:
+            replies = [
+                t.text.strip()
+                for t in caller.transcripts
+                if t.final and t.source == "text_stream" and "reply from" in t.text
+            ]
+            assert replies == ["reply from version two after 1 turns."], replies
+        assert pool._runtime.handlers.live.moved == 5
+        assert pool.runtime_snapshot().active == 5  # none dropped
+        for caller in callers:
+            await caller.leave()
 
 
 HYBRID_APP = """
