@@ -14,7 +14,8 @@ import pytest
 from livekit.agents import Agent
 
 from openrtc import AgentPool
-from openrtc.reload import HotReload, ReloadOutcome, reload_file, watch_agents
+from openrtc.hot_reload import HotReload, watch_agents
+from openrtc.reload import ReloadOutcome, reload_file
 
 DENTAL = """
 from livekit.agents import Agent

@@ -122,7 +122,8 @@ def test_a_file_no_agent_uses_is_not_reloaded(project: tuple[Path, str]) -> None
 async def test_the_watcher_sees_a_helper_in_another_directory(project: tuple[Path, str]) -> None:
     import asyncio
 
-    from openrtc.reload import ReloadOutcome, watch_agents
+    from openrtc.hot_reload import watch_agents
+    from openrtc.reload import ReloadOutcome
 
     root, package = project
     pool = AgentPool()

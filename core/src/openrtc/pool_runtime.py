@@ -15,6 +15,7 @@ from openrtc import events
 from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
 from openrtc.health import LoopMonitor
+from openrtc.hot_reload import HotReload
 from openrtc.jobs import JobHandlers
 from openrtc.plugins import (
     PluginCandidate,
@@ -24,7 +25,6 @@ from openrtc.plugins import (
     select,
 )
 from openrtc.registration import LiveKitConnectionError, RegistrationWatch
-from openrtc.reload import HotReload
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
