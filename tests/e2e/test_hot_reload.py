@@ -56,6 +56,32 @@ def agent_source(version: str, filler: str = "") -> str:
     return textwrap.dedent(AGENT.format(version=version, filler=filler))
 
 
+def agent_file(tmp_path: Path, version: str, filler: str = "") -> Path:
+    """An agents directory holding dental.py at ``version``; returns the file."""
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    source = agents / "dental.py"
+    source.write_text(agent_source(version, filler))
+    return source
+
+
+async def watching(pool: Any) -> None:
+    """Wait until the serving pool's watcher is in place (a save before it is not seen)."""
+    hot = pool._runtime.hot_reload
+    assert hot is not None, "reload=on did not start the watcher"
+    await asyncio.wait_for(hot.watching.wait(), WAIT_S)
+
+
+async def dial(admin: ServerAdmin, callers: CallerFactory, prefix: str) -> Any:
+    """A caller in a new room with a dispatch to dental."""
+    room = new_room_name(prefix)
+    await admin.create_room(room)
+    await admin.create_dispatch(
+        agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
+    )
+    return await callers(room)
+
+
 @attrs.define(eq=False)  # pluggy keeps plugins in sets
 class Recorder:
     """An in-process exporter: the reload events as every exporter receives them."""
@@ -86,12 +112,7 @@ class Recorder:
 
 
 async def version_heard(admin: ServerAdmin, callers: CallerFactory) -> str:
-    room = new_room_name("reload")
-    await admin.create_room(room)
-    await admin.create_dispatch(
-        agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
-    )
-    caller = await callers(room)
+    caller = await dial(admin, callers, "reload")
     heard = await caller.wait_for_transcript(WAIT_S, contains="this is")
     await caller.leave()
     return heard.text.removeprefix("this is ").strip(" .")
@@ -108,20 +129,15 @@ async def test_a_save_reaches_the_next_call_and_a_bad_save_changes_nothing(
 ) -> None:
     # process isolation: the warm job process started with version one is replaced, and a
     # job process started after the bad save runs the text the worker validated, not the file
-    agents = tmp_path / "agents"
-    agents.mkdir()
-    source = agents / "dental.py"
-    source.write_text(agent_source("version one"))
+    source = agent_file(tmp_path, "version one")
     recorder = Recorder()
     pool = offline_pool(
         dispatch_name=DISPATCH_NAME, reload="on", isolation=isolation, plugins={"rec": recorder}
     )
-    pool.discover(agents)
+    pool.discover(source.parent)
     caplog.set_level("INFO", logger="openrtc.reload")
     async with running_worker(pool, livekit_server, register_timeout=WAIT_S):
-        hot = pool._runtime.hot_reload
-        assert hot is not None, "reload=on did not start the watcher"
-        await asyncio.wait_for(hot.watching.wait(), WAIT_S)
+        await watching(pool)
         assert await version_heard(livekit_admin, caller_factory) == "version one"
 
         source.write_text(agent_source("version two"))
@@ -155,24 +171,14 @@ async def test_a_live_call_moves_to_the_new_code_at_its_next_turn_with_its_histo
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    agents = tmp_path / "agents"
-    agents.mkdir()
-    source = agents / "dental.py"
-    source.write_text(agent_source("version one", FILLER))
+    source = agent_file(tmp_path, "version one", FILLER)
     recorder = Recorder()
     pool = offline_pool(dispatch_name=DISPATCH_NAME, reload="on", plugins={"rec": recorder})
-    pool.discover(agents)
+    pool.discover(source.parent)
     caplog.set_level("INFO", logger="openrtc.reload")
     async with running_worker(pool, livekit_server):
-        hot = pool._runtime.hot_reload
-        assert hot is not None
-        await asyncio.wait_for(hot.watching.wait(), WAIT_S)
-        room = new_room_name("reload-live")
-        await livekit_admin.create_room(room)
-        await livekit_admin.create_dispatch(
-            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
-        )
-        caller = await caller_factory(room)
+        await watching(pool)
+        caller = await dial(livekit_admin, caller_factory, "reload-live")
         agent = await caller.wait_for_participant(WAIT_S, agent=True)
         await caller.wait_for_transcript(WAIT_S, contains="this is version one")
         tracks = set(agent.track_publications)
@@ -230,10 +236,7 @@ async def test_five_live_calls_all_move_once_none_dropped(
     caller_factory: CallerFactory,
     tmp_path: Path,
 ) -> None:
-    agents = tmp_path / "agents"
-    agents.mkdir()
-    source = agents / "dental.py"
-    source.write_text(agent_source("version one"))
+    source = agent_file(tmp_path, "version one")
     recorder = Recorder()
     pool = offline_pool(
         dispatch_name=DISPATCH_NAME,
@@ -243,19 +246,12 @@ async def test_five_live_calls_all_move_once_none_dropped(
         # guard would count as the worker's own load; this test is about reload, not that
         plugin_settings={"overload.loop_lag_ms": 0, "overload.loop_busy": 0},
     )
-    pool.discover(agents)
+    pool.discover(source.parent)
     async with running_worker(pool, livekit_server):
-        hot = pool._runtime.hot_reload
-        assert hot is not None
-        await asyncio.wait_for(hot.watching.wait(), WAIT_S)
+        await watching(pool)
 
         async def join(index: int) -> Any:
-            room = new_room_name(f"reload-five-{index}")
-            await livekit_admin.create_room(room)
-            await livekit_admin.create_dispatch(
-                agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
-            )
-            caller = await caller_factory(room)
+            caller = await dial(livekit_admin, caller_factory, f"reload-five-{index}")
             await caller.wait_for_transcript(WAIT_S, contains="this is version one")
             return caller
 
@@ -308,12 +304,9 @@ async def test_session_hosts_run_the_reloaded_code_and_move_their_live_calls(
     # texts it ran, the host runs them and moves its live call like the worker would
     from openrtc_testing.process import WorkerProcess
 
-    agents = tmp_path / "agents"
-    agents.mkdir()
-    source = agents / "dental.py"
-    source.write_text(agent_source("version one"))
+    source = agent_file(tmp_path, "version one")
     app = tmp_path / "app.py"
-    app.write_text(HYBRID_APP.format(dispatch=DISPATCH_NAME, agents=str(agents)))
+    app.write_text(HYBRID_APP.format(dispatch=DISPATCH_NAME, agents=str(source.parent)))
     worker = WorkerProcess(
         app,
         livekit_server,
@@ -329,12 +322,7 @@ async def test_session_hosts_run_the_reloaded_code_and_move_their_live_calls(
         await worker.start()
         await worker.wait_for_line("hot reload: watching")
         await worker.wait_for_line("registered")
-        room = new_room_name("reload-hybrid")
-        await livekit_admin.create_room(room)
-        await livekit_admin.create_dispatch(
-            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
-        )
-        caller = await caller_factory(room)
+        caller = await dial(livekit_admin, caller_factory, "reload-hybrid")
         await caller.wait_for_transcript(WAIT_S, contains="this is version one")
         await asyncio.sleep(1)  # the watcher was in place before the call; now save
         source.write_text(agent_source("version two"))
