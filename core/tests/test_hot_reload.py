@@ -212,3 +212,31 @@ def test_the_reload_setting_decides_whether_the_worker_watches(
     setting: str, devmode: bool, watches: bool
 ) -> None:
     assert HotReload.wanted(setting, devmode=devmode) is watches
+
+
+async def test_a_failing_report_does_not_stop_the_watching(
+    pool: AgentPool, agents_dir: Path
+) -> None:
+    outcomes: list[ReloadOutcome] = []
+
+    def report(outcome: ReloadOutcome) -> None:
+        outcomes.append(outcome)
+        if len(outcomes) == 1:
+            raise RuntimeError("an exporter blew up")
+
+    ready = asyncio.Event()
+    watcher = asyncio.create_task(
+        watch_agents(pool._agents, Agent, report, ready=ready.set, debounce_ms=100)
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        for version in ("second", "third"):
+            write_agent(agents_dir / "dental.py", version)
+            for _ in range(100):
+                if len(outcomes) == ("second", "third").index(version) + 1:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        watcher.cancel()
+    assert len(outcomes) == 2
+    assert instructions_of(pool) == "third"

@@ -59,9 +59,12 @@ async def watch_agents(
                 ready = None
             changed = {Path(p) for _, p in changes}  # absolute: the watched directories are
             for path in sorted(changed & set(files_of(graph))):
-                outcome = reload_saved(path, agents, agent_base)
-                if outcome is not None:
-                    on_reload(outcome)
+                try:
+                    outcome = reload_saved(path, agents, agent_base)
+                    if outcome is not None:
+                        on_reload(outcome)
+                except Exception:  # one save must not stop the watching of the next ones
+                    logger.exception("hot reload of %s failed; watching on", path)
             if watched_directories(project_graph(agents)) != directories:
                 break  # a save imported a module from another directory: watch it too
             graph = project_graph(agents)

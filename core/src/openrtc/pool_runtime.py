@@ -259,7 +259,11 @@ class PoolRuntime:
         if not HotReload.wanted(self.settings["reload"], devmode=devmode):
             return None
         self.hot_reload = HotReload(
-            self.agents, emit=self.emit, live=self.handlers.live, code_changed=server.code_changed
+            self.agents,
+            emit=self.emit,
+            live=self.handlers.live,
+            # a server an isolation plugin built on its own may not know how: it says so
+            code_changed=getattr(server, "code_changed", lambda sources: False),
         )
         return worker_task(self.hot_reload.run(), "openrtc-hot-reload")
 
