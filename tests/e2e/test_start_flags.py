@@ -46,6 +46,7 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "dispatch_name": ("flags-e2e", "flags-e2e"),
         "metrics_interval": ("0.5", "0.5"),
         "metrics_json_file": (str(tmp / "snap.json"), str(tmp / "snap.json")),
+        "reload": ("on", "on"),
         "disable_plugins": ("openrtc-demo", "openrtc-demo"),
         "strict_plugins": ("true", "True"),
         "router_prefix.separator": ("_", "_"),
