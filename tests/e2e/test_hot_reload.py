@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -265,19 +266,26 @@ async def test_five_live_calls_all_move_once_none_dropped(
             await caller.say(SPEECH)
             await caller.wait_for_transcript(WAIT_S, contains="reply from version two")
 
-        await asyncio.gather(*(talk(c) for c in callers))
-        await asyncio.sleep(3)  # a second answer to the same turn would have arrived by now
-        for caller in callers:
-            replies = [
-                t.text.strip()
-                for t in caller.transcripts
-                if t.final and t.source == "text_stream" and "reply from" in t.text
-            ]
-            assert replies == ["reply from version two after 1 turns."], replies
-        assert pool._runtime.handlers.live.moved == 5
-        assert pool.runtime_snapshot().active == 5  # none dropped
-        for caller in callers:
-            await caller.leave()
+        try:
+            await asyncio.gather(*(talk(c) for c in callers))
+            await asyncio.sleep(3)  # a second answer to the same turn would have arrived by now
+            for caller in callers:
+                replies = [
+                    t.text.strip()
+                    for t in caller.transcripts
+                    if t.final and t.source == "text_stream" and "reply from" in t.text
+                ]
+                assert replies, "a call was dropped"
+                assert all(r.startswith("reply from version two") for r in replies), replies
+                # the VAD may cut one line into two turns on a loaded machine; each turn is
+                # answered once
+                turns = [m[1] for r in replies if (m := re.search(r"after (\d+) turns", r))]
+                assert len(turns) == len(set(turns)) == len(replies), replies
+            assert pool._runtime.handlers.live.moved == 5
+            assert pool.runtime_snapshot().active == 5  # none dropped
+        finally:
+            for caller in callers:
+                await caller.leave()
 
 
 HYBRID_APP = """
