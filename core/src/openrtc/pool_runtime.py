@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
 from collections.abc import Coroutine, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ from openrtc.plugins import (
     load_and_resolve,
     select,
 )
-from openrtc.registration import LiveKitConnectionError, RegistrationWatch
+from openrtc.registration import LiveKitConnectionError, RegistrationWatch, connection_values
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
@@ -215,7 +214,7 @@ class PoolRuntime:
             raise ConfigurationError(
                 "no agents are registered; call pool.add(...) or pool.discover(...) first"
             )
-        connection = _connection_values(url, api_key, api_secret)
+        connection = connection_values(url, api_key, api_secret)
         self.started = True
         registration = RegistrationWatch(
             url=connection["LIVEKIT_URL"], timeout=float(self.settings["registration_timeout"])
@@ -398,20 +397,3 @@ class PoolRuntime:
 
 def _ship_to_session_process(handlers: JobHandlers) -> tuple[Any, ...]:
     return (SessionProcessFunctions, (PoolBlueprint.of(handlers), PoolRuntime.handlers_from))
-
-
-def _connection_values(
-    url: str | None, api_key: str | None, api_secret: str | None
-) -> dict[str, str]:
-    """The server's URL and key pair: arguments first, then the ``LIVEKIT_*`` variables."""
-    connection = {
-        "LIVEKIT_URL": url or os.environ.get("LIVEKIT_URL", ""),
-        "LIVEKIT_API_KEY": api_key or os.environ.get("LIVEKIT_API_KEY", ""),
-        "LIVEKIT_API_SECRET": api_secret or os.environ.get("LIVEKIT_API_SECRET", ""),
-    }
-    missing = [name for name, value in connection.items() if not value]
-    if missing:
-        raise ConfigurationError(
-            f"{', '.join(missing)} not set; export it or pass --url/--api-key/--api-secret"
-        )
-    return connection

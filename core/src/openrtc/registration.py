@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from openrtc.config import ConfigurationError
 from openrtc.strategies import ConnectionFailure, WorkerServer
 
 logger = logging.getLogger("openrtc.pool")
@@ -146,3 +148,20 @@ class RegistrationWatch:
             f"{problem}, gave up {waited}; set LIVEKIT_URL or --url to the address of a "
             "running LiveKit server (--registration-timeout sets how long to wait)"
         )
+
+
+def connection_values(
+    url: str | None, api_key: str | None, api_secret: str | None
+) -> dict[str, str]:
+    """The server's URL and key pair: arguments first, then the ``LIVEKIT_*`` variables."""
+    connection = {
+        "LIVEKIT_URL": url or os.environ.get("LIVEKIT_URL", ""),
+        "LIVEKIT_API_KEY": api_key or os.environ.get("LIVEKIT_API_KEY", ""),
+        "LIVEKIT_API_SECRET": api_secret or os.environ.get("LIVEKIT_API_SECRET", ""),
+    }
+    missing = [name for name, value in connection.items() if not value]
+    if missing:
+        raise ConfigurationError(
+            f"{', '.join(missing)} not set; export it or pass --url/--api-key/--api-secret"
+        )
+    return connection
