@@ -57,6 +57,8 @@ async def watch_agents(
             if ready is not None:
                 ready()
                 ready = None
+            if not changes:
+                continue  # the watcher's periodic empty batch: nothing to read again
             changed = {Path(p) for _, p in changes}  # absolute: the watched directories are
             for path in sorted(changed & set(files_of(graph))):
                 try:
@@ -65,9 +67,9 @@ async def watch_agents(
                         on_reload(outcome)
                 except Exception:  # one save must not stop the watching of the next ones
                     logger.exception("hot reload of %s failed; watching on", path)
-            if watched_directories(project_graph(agents)) != directories:
-                break  # a save imported a module from another directory: watch it too
             graph = project_graph(agents)
+            if watched_directories(graph) != directories:
+                break  # a save imported a module from another directory: watch it too
 
 
 class HotReload:
