@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ def setup(proc: JobProcess) -> None:
 
 async def entrypoint(ctx: JobContext) -> None:
     seen: dict[str, Any] = {"pid": os.getpid(), "setup_pid": ctx.proc.userdata.get("setup_pid")}
+    if ctx.job.metadata == "hog":
+        # blocking work on the host's loop, as a session calling a sync SDK would do
+        for _ in range(4):
+            time.sleep(0.4)  # noqa: ASYNC251 (the point: a blocked loop)
+            await asyncio.sleep(0.05)
     if ctx.job.metadata == "infer":
         answer = await ctx.inference_executor.do_inference(ECHO, b"openrtc")
         seen["inference"] = answer.decode() if answer else None
@@ -119,10 +125,16 @@ async def main() -> dict[str, Any]:
     report: dict[str, Any] = {"worker_pid": os.getpid()}
     await pool.start()
     report["hosts"] = pool.host_pids
-    await pool.launch_job(job("a", "live"))
+    await pool.launch_job(job("a", "hog"))
     await pool.launch_job(job("b", "live"))
     live = [await wait_for(lambda j=j: seen(j), f"job {j}") for j in ("a", "b")]
     report["live"] = live
+    # one job on each host: the next goes to the first host, whose loop job a kept blocked
+    health, sessions = await wait_for(
+        lambda: (h := pool.next_host_health()) and h[0].loop_lag_p95_s >= 0.2 and h,
+        "the hog's lag in the first host's report",
+    )
+    report["next_host"] = {"lag_p95": health.loop_lag_p95_s, "sessions": sessions}
     # a job that asks the worker's inference process, through its host, then ends itself
     await pool.launch_job(job("c", "infer"))
     report["infer"] = await wait_for(lambda: seen("c"), "job c")

@@ -43,6 +43,12 @@ def test_jobs_go_to_the_least_loaded_host(report: dict[str, Any]) -> None:
     assert sorted(seen["pid"] for seen in report["live"]) == sorted(report["hosts"])
 
 
+def test_each_host_reports_its_own_loop_to_the_worker(report: dict[str, Any]) -> None:
+    # job a blocked its host's loop; the worker sees that host's lag, and its one session
+    assert report["next_host"]["lag_p95"] >= 0.2
+    assert report["next_host"]["sessions"] == 1
+
+
 def test_a_job_in_a_host_reaches_the_workers_inference_process(report: dict[str, Any]) -> None:
     assert report["infer"]["inference"] == "openrtc"[::-1]
     assert report["after_kill"]["closed"]["c"] == "SUCCESS"

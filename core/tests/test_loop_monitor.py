@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from openrtc.health import LoopMonitor
+from openrtc.events import WorkerHealth
+from openrtc.health import LoopMonitor, serving_health, with_session_host
 
 
 def test_a_stall_weighs_for_as_long_as_it_lasted() -> None:
@@ -73,3 +74,40 @@ async def test_measures_a_loop_blocked_by_sleep_and_one_kept_busy() -> None:
     assert stalled.loop_stall_max_s >= 0.35
     assert stalled.loop_lag_p95_s >= 0.1
     assert busy.loop_busy > 0.4 > quiet.loop_busy
+
+
+def _figures(lag: float, busy: float, sessions: int | None = None) -> WorkerHealth:
+    return WorkerHealth(
+        window_s=10.0,
+        loop_lag_p50_s=lag / 10,
+        loop_lag_p95_s=lag,
+        loop_lag_p99_s=lag,
+        loop_lag_max_s=lag,
+        loop_stall_max_s=lag,
+        loop_busy=busy,
+        host_cpu=0.5,
+        loop_sessions=sessions,
+    )
+
+
+def test_a_hybrid_worker_reads_the_worse_of_its_loop_and_the_next_hosts() -> None:
+    idle_worker = _figures(lag=0.002, busy=0.05)
+    # a session host running 12 sessions, lagging: the worker is only as free as that host
+    combined = with_session_host(idle_worker, _figures(lag=0.3, busy=0.6), host_sessions=12)
+    assert combined.loop_lag_p95_s == 0.3
+    assert (combined.loop_busy, combined.loop_sessions) == (0.6, 12)
+    # the worker's own loop late (it relays every host's inference): that counts too
+    late_worker = _figures(lag=0.4, busy=0.8)
+    combined = with_session_host(late_worker, _figures(lag=0.01, busy=0.2), host_sessions=3)
+    assert combined.loop_lag_p95_s == 0.4
+    assert (combined.loop_busy, combined.loop_sessions) == (0.8, None)
+
+
+def test_the_served_figures_include_a_host_once_it_reports() -> None:
+    monitor = LoopMonitor()
+    reported: list[tuple[WorkerHealth, int]] = []
+    read = serving_health(monitor, lambda: reported[-1] if reported else None)
+    assert read() == monitor.health()
+    reported.append((_figures(lag=0.5, busy=0.3), 4))
+    assert read().loop_lag_p95_s == 0.5
+    assert serving_health(monitor, None)() == monitor.health()

@@ -7,6 +7,10 @@ file. While it does, a second call is refused: the worker reports itself full an
 the job. Without the guard the worker (capacity 50) would take it, and its caller would wait on
 a loop that is never free. After the flag goes, the lag ages out of the monitor's window and a
 third call is served.
+
+In hybrid isolation the hog runs on a session host's loop while the worker's own stays idle:
+the host reports its figures and the worker refuses all the same. One host, so the next call
+would go to the hog's host (with two, it would go to the idle one, and be served).
 """
 
 from __future__ import annotations
@@ -83,8 +87,15 @@ async def call(admin: ServerAdmin, server: LocalLiveKitServer, agent: str, tag: 
     return caller
 
 
+ISOLATION_ARGS = {"coroutine": (), "hybrid": ("--isolation", "hybrid", "--hybrid-hosts", "1")}
+
+
+@pytest.mark.parametrize("isolation", ["coroutine", "hybrid"])
 async def test_overloaded_worker_refuses_then_recovers(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    tmp_path: Path,
+    isolation: str,
 ) -> None:
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(APP), encoding="utf-8")
@@ -93,6 +104,7 @@ async def test_overloaded_worker_refuses_then_recovers(
     worker = WorkerProcess(
         app,
         livekit_server,
+        *ISOLATION_ARGS[isolation],
         snapshot_file=tmp_path / "snapshot.json",
         env={"HOG_FLAG": str(flag), "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
     )

@@ -122,6 +122,10 @@ class WorkerHealth:
     worker shares that loop, so lag is added to every caller's wait. Percentiles are over the
     last ``window_s`` seconds and count a stall for the whole time it lasted (a 2 s stall weighs
     as 2 s of late wake-ups, not as one late sample).
+
+    In hybrid isolation sessions run on the session hosts' loops: the figures are then the
+    worse of the worker's loop (it relays every host's inference) and the loop of the host
+    the next call would go to (``openrtc.health.with_session_host``).
     """
 
     window_s: float
@@ -136,6 +140,10 @@ class WorkerHealth:
     """CPU seconds per second the loop's thread used lately (1.0: it never waits)."""
     host_cpu: float | None
     """Fraction of all the host's cores busy lately; ``None`` where /proc/stat is missing."""
+    loop_sessions: int | None = None
+    """Live sessions on the loop ``loop_busy`` measures when that is not every session of the
+    worker: in hybrid isolation, the session host the next call would go to. ``None``: the
+    worker's own loop, which runs every session."""
 
 
 @attrs.frozen(kw_only=True)

@@ -3,7 +3,8 @@ the host are.
 
 A ``LoopMonitor`` is a task on the worker's loop that asks to sleep ``TICK_S`` and notes how
 late it woke. Every session of a coroutine worker shares that loop, so its lag is what every
-caller waits on top of the models. The monitor only measures; what counts as overloaded is an
+caller waits on top of the models; in hybrid isolation each session host runs one on its own
+loop and reports to the worker. The monitor only measures; what counts as overloaded is an
 admission rule's and a load contribution's decision (``openrtc-overload-guard``), which read
 the measurement from ``WorkerState.health``. It costs 20 short wake-ups a second.
 """
@@ -16,6 +17,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+
+import attrs
 
 from openrtc.events import WorkerHealth
 
@@ -167,3 +170,46 @@ class LoopMonitor:
         if first is None or last is None or last[1] <= first[1]:
             return None
         return round((last[0] - first[0]) / (last[1] - first[1]), 4)
+
+
+def with_session_host(worker: WorkerHealth, host: WorkerHealth, host_sessions: int) -> WorkerHealth:
+    """The figures that decide whether a worker whose sessions run in session hosts takes one
+    more call: the worse of its own loop and the loop of the host that call would go to.
+
+    Lag is the larger of the two at every percentile: a late host loop delays its callers, a
+    late worker loop delays every host's inference and every dispatch. ``loop_busy`` is the
+    busier thread's, with the sessions it runs (``loop_sessions``), so a rule pricing one more
+    session divides by the sessions on that loop, not by every session of the worker.
+    """
+    if worker.loop_busy > host.loop_busy:
+        busy, sessions = worker.loop_busy, worker.loop_sessions
+    else:
+        busy, sessions = host.loop_busy, host_sessions
+    return attrs.evolve(
+        worker,
+        loop_lag_p50_s=max(worker.loop_lag_p50_s, host.loop_lag_p50_s),
+        loop_lag_p95_s=max(worker.loop_lag_p95_s, host.loop_lag_p95_s),
+        loop_lag_p99_s=max(worker.loop_lag_p99_s, host.loop_lag_p99_s),
+        loop_lag_max_s=max(worker.loop_lag_max_s, host.loop_lag_max_s),
+        loop_stall_max_s=max(worker.loop_stall_max_s, host.loop_stall_max_s),
+        loop_busy=busy,
+        loop_sessions=sessions,
+    )
+
+
+def serving_health(
+    monitor: LoopMonitor, session_host: Callable[[], tuple[WorkerHealth, int] | None] | None
+) -> Callable[[], WorkerHealth]:
+    """What ``WorkerState.health`` reads while the worker serves: its own loop's figures, with
+    those of the session host the next call would go to where sessions run in hosts
+    (``session_host`` returns that host's latest figures and live sessions, ``None`` until
+    one reported)."""
+    if session_host is None:
+        return monitor.health
+
+    def read() -> WorkerHealth:
+        worker = monitor.health()
+        host = session_host()
+        return worker if host is None else with_session_host(worker, *host)
+
+    return read

@@ -13,7 +13,7 @@ import attrs
 from openrtc import events
 from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
-from openrtc.health import LoopMonitor
+from openrtc.health import LoopMonitor, serving_health
 from openrtc.hot_reload import HotReload
 from openrtc.jobs import JobHandlers
 from openrtc.plugins import (
@@ -350,7 +350,9 @@ class PoolRuntime:
         # measured from registration on: prewarm before it may hold the loop for seconds,
         # and refusing the first calls for a stall that is over would help no one
         self.monitor.start()
-        self.state.measure_health(self.monitor.health)
+        # a server an isolation plugin built on its own may run no session hosts
+        hosts = getattr(self.server, "session_host_health", None)
+        self.state.measure_health(serving_health(self.monitor, hosts))
         if self.registration is not None:
             self.registration.last_failure = None
         self.registered.set()

@@ -226,6 +226,11 @@ class WorkerServer(Protocol):
         (warm job processes started with the old code are replaced; session hosts run the
         same texts). Returns False when this worker's sessions cannot get the new code."""
 
+    def session_host_health(self) -> tuple[WorkerHealth, int] | None:
+        """Where sessions run on event loops of other processes (session hosts): the loop
+        figures and live sessions of the one the next call would go to, which the kernel
+        folds into ``WorkerState.health``. ``None`` otherwise, or before that host reported."""
+
 
 @attrs.frozen
 class IsolationMode:

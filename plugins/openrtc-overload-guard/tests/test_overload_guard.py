@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from livekit.agents import Agent
 
@@ -101,6 +102,16 @@ def test_a_fresh_worker_does_not_price_calls_at_its_first_calls_start(pool: Agen
     assert pool.check_job("r", state=state(3, health(busy=0.69), starting=3)).rejected_by == (
         "overload"
     )
+
+
+def test_a_session_hosts_loop_is_priced_by_the_sessions_it_runs(pool: AgentPool) -> None:
+    # hybrid: 20 live sessions over two hosts, the next host's loop 0.6 busy with its 10.
+    # Each of its sessions costs 0.06, so with 2 starting one more would not fit (0.78); read
+    # as 0.6 over all 20 it would look like 0.03 each and be admitted (0.69)
+    on_host = attrs.evolve(health(busy=0.6), loop_sessions=10)
+    assert pool.check_job("r", state=state(20, health(busy=0.6), starting=2)).admitted
+    verdict = pool.check_job("r", state=state(20, on_host, starting=2))
+    assert verdict.rejected_by == "overload"
 
 
 def test_host_cpu_is_off_unless_set() -> None:

@@ -13,6 +13,8 @@ from livekit.agents import utils
 from livekit.agents.ipc.job_executor import JobStatus
 from livekit.agents.job import RunningJobInfo
 
+from openrtc.events import WorkerHealth
+
 
 class HostJobExecutor:
     """The worker's stand-in for one job running in a session host (livekit's JobExecutor
@@ -101,6 +103,8 @@ class Host:
     ready: asyncio.Future[None]
     exited: asyncio.Future[int | None]
     jobs: dict[str, HostJobExecutor] = attrs.field(factory=dict)
+    health: WorkerHealth | None = None
+    """The host's loop figures as it last reported them (``None`` until its first report)."""
 
     @property
     def alive(self) -> bool:

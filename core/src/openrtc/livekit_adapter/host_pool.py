@@ -26,6 +26,7 @@ from livekit.agents.ipc.proc_pool import ProcPool
 from livekit.agents.job import RunningJobInfo
 from livekit.rtc._ffi_client import FfiClient
 
+from openrtc.events import WorkerHealth
 from openrtc.job_runners import JobsInHosts
 
 from . import host_wire as wire
@@ -154,6 +155,8 @@ class HostPool(StandInPool[HostJobExecutor]):
         if isinstance(message, wire.JobEnded):
             if executor := host.jobs.pop(message.job_id, None):
                 executor.finish(succeeded=message.succeeded)
+        elif isinstance(message, wire.HostHealth):
+            host.health = message.health
         elif isinstance(message, wire.InferenceRequest):
             self._in_background(self._infer(host, message))
         elif isinstance(message, wire.HostReady) and not host.ready.done():
@@ -216,6 +219,20 @@ class HostPool(StandInPool[HostJobExecutor]):
             delay = 0.0 if was_ready else RESPAWN_DELAY_S
             self._loop.call_later(delay, self._replace, host)
 
+    def _next_host(self) -> Host | None:
+        """The host the next job goes to: the live one with the fewest jobs."""
+        return min(
+            (h for h in self._hosts if h.alive), key=lambda h: (len(h.jobs), h.index), default=None
+        )
+
+    def next_host_health(self) -> tuple[WorkerHealth, int] | None:
+        """The loop figures and live jobs of the host the next job would go to; ``None`` until
+        it reported. Read from livekit's load thread too: only reads of plain attributes."""
+        host = self._next_host()
+        if host is None or host.health is None:
+            return None
+        return host.health, len(host.jobs)
+
     def apply_code(self, sources: tuple[Any, ...]) -> bool:
         """Send reloaded agent code to every live host; a host forked later inherits it."""
         if self._apply_code is None:
@@ -254,9 +271,7 @@ class HostPool(StandInPool[HostJobExecutor]):
     async def launch_job(self, info: RunningJobInfo) -> None:
         if self._closed:
             raise RuntimeError(f"cannot launch job {info.job.id}: the host pool is closed")
-        host = min(
-            (h for h in self._hosts if h.alive), key=lambda h: (len(h.jobs), h.index), default=None
-        )
+        host = self._next_host()
         if host is None:
             raise RuntimeError(f"cannot launch job {info.job.id}: no session host is running")
         executor = HostJobExecutor(

@@ -23,11 +23,17 @@ import attrs
 from livekit.agents.ipc.job_executor import JobStatus
 from livekit.agents.job import JobProcess, RunningJobInfo
 
+from openrtc.health import LoopMonitor
+
 from . import host_wire as wire
 from .coroutine_executor import CoroutineJobExecutor, JobFunctions
 from .task_tracking import JobTaskTracker
 
 logger = logging.getLogger("openrtc.livekit_adapter")
+
+HEALTH_REPORT_S = 0.5
+"""How often a host sends its loop's figures to the worker: livekit asks the worker for its
+load every few seconds, admission at every job request."""
 
 
 class InferenceRelay:
@@ -115,9 +121,14 @@ class SessionHost:
                     done.set_result("the worker went away")
 
         loop.add_reader(self._conn.fileno(), readable)
+        monitor = LoopMonitor()
+        monitor.start()
+        reporting = asyncio.ensure_future(self._report_health(monitor))
         self._send(wire.HostReady(pid=os.getpid()))
         reason = await done
         loop.remove_reader(self._conn.fileno())
+        reporting.cancel()
+        await monitor.stop()
         relay.fail_all(f"session host {os.getpid()} is closing")
         if self._executors:
             logger.warning(
@@ -130,6 +141,11 @@ class SessionHost:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         tracker.uninstall()
+
+    async def _report_health(self, monitor: LoopMonitor) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_REPORT_S)
+            self._send(wire.HostHealth(monitor.health()))
 
     def _run_code(self, message: wire.ApplyCode) -> None:
         if self._apply_code is None:

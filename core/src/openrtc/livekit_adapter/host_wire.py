@@ -14,6 +14,8 @@ import attrs
 from livekit.agents.job import RunningJobInfo
 from livekit.protocol import agent
 
+from openrtc.events import WorkerHealth
+
 
 @attrs.frozen
 class WireJob:
@@ -72,6 +74,14 @@ class Shutdown:
 @attrs.frozen
 class HostReady:
     pid: int
+
+
+@attrs.frozen
+class HostHealth:
+    """The host's own loop monitor, every ``HEALTH_REPORT_S``: the worker's overload figures
+    include the host the next call would go to."""
+
+    health: WorkerHealth
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
 
+from openrtc.events import WorkerHealth
 from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInHosts, JobsInProcesses
 from openrtc.routing import decision_from_attributes
 from openrtc.strategies import JobEnded
@@ -163,6 +164,12 @@ class _OpenRTCAgentServer(AgentServer):
         if isinstance(pool, ProcPool):
             retire_stale_processes(pool)
         return True
+
+    def session_host_health(self) -> tuple[WorkerHealth, int] | None:
+        """The loop figures and live sessions of the session host the next call would go to;
+        ``None`` where sessions do not run in session hosts, or before that host reported."""
+        pool = self._openrtc_pool
+        return pool.next_host_health() if isinstance(pool, HostPool) else None
 
     @property
     def coroutine_pool(self) -> CoroutineJobPool | None:

@@ -56,12 +56,14 @@ def session_cost(state: WorkerState) -> float:
     The live sessions' share of the loop's CPU, once most of them are past their start: while
     most are still connecting, the figure is their one-off start (and on a fresh worker, the
     first call's imports), which would price the next call at many times its real cost and
-    refuse calls a worker with one or two sessions can obviously carry."""
+    refuse calls a worker with one or two sessions can obviously carry. Where the loop runs
+    only some of the worker's sessions (a session host), its cost is shared by those."""
     health = state.health
     settled = state.active_sessions - state.starting_sessions
     if health is None or state.active_sessions == 0 or settled < state.starting_sessions:
         return PRIOR_SESSION_COST
-    return max(PRIOR_SESSION_COST, health.loop_busy / state.active_sessions)
+    on_loop = state.active_sessions if health.loop_sessions is None else health.loop_sessions
+    return max(PRIOR_SESSION_COST, health.loop_busy / max(on_loop, 1))
 
 
 def predicted_busy(state: WorkerState, extra: int) -> float:
