@@ -47,6 +47,8 @@ class JobRouted(MetricsEvent):
     room: str
     agent: str
     router: str
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    """The job's labels (``JobLabeler``): ``{"tenant": "acme"}``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -57,6 +59,8 @@ class AdmissionRejected(MetricsEvent):
     agent: str | None
     rule: str
     reason: str
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    """The job's labels (``JobLabeler``): ``{"tenant": "acme"}``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -65,6 +69,8 @@ class SessionStarted(MetricsEvent):
     job_id: str
     room: str
     agent: str
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    """The job's labels (``JobLabeler``): ``{"tenant": "acme"}``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -75,6 +81,21 @@ class SessionEnded(MetricsEvent):
     agent: str | None
     outcome: Outcome
     duration_s: float | None
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    """The job's labels (``JobLabeler``): ``{"tenant": "acme"}``."""
+
+
+@attrs.frozen(kw_only=True)
+class AdmissionStateChanged(MetricsEvent):
+    """An admission rule changed how it treats a subject: a tenant's circuit breaker opened
+    (``state`` ``open``), let one probe call through (``half_open``) or closed again."""
+
+    kind: ClassVar[str] = "admission_state_changed"
+    rule: str
+    subject: str
+    """What the state is about, for example ``tenant=acme``."""
+    state: str
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
@@ -112,6 +133,18 @@ class AgentStats:
     started: int = 0
     succeeded: int = 0
     failed: int = 0
+
+
+@attrs.define(kw_only=True)
+class LabelStats:
+    """Sessions of the jobs that carry one label value (a tenant)."""
+
+    active: int = 0
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    rejected: int = 0
+    rejected_by_rule: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -171,6 +204,10 @@ class RuntimeSnapshot:
     """Loop lag, loop-thread and host CPU; ``None`` while the worker is not serving."""
     rejected_by_rule: Mapping[str, int] = attrs.field(factory=dict)
     """Jobs declined before acceptance, by the admission rule (or ``routing``) that did it."""
+    per_label: Mapping[str, Mapping[str, LabelStats]] = attrs.field(factory=dict)
+    """Counters by label key, then value: ``{"tenant": {"acme": {...}}}``."""
+    admission: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    """The state admission rules report, by rule (a tenant breaker's state and counts)."""
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"schema": SCHEMA_VERSION, "kind": self.kind}

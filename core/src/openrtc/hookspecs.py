@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from openrtc.strategies import (
         AdmissionRule,
         IsolationMode,
+        JobLabeler,
         MetricsExporter,
         Router,
         SessionSpec,
@@ -85,11 +86,32 @@ class OpenRTCHookSpecs:
     def openrtc_admission_rules(self, settings: Settings) -> Sequence[AdmissionRule]:
         """Offer rules that may turn a job away before the worker accepts it.
 
-        Fires once per pool. Every rule runs for every job request after routing; the first
-        reason returned rejects the job, which LiveKit then offers to another worker.
+        Fires once per pool. Every rule runs for every job request after routing and
+        labelling; the first reason returned rejects the job, which LiveKit then offers to
+        another worker. A rule with ``observe`` also sees every event of the worker (sessions
+        starting and ending with their outcome, in every isolation mode), and one with
+        ``report`` shows its state in the snapshot.
 
         :param settings: the resolved settings.
         :return: ``AdmissionRule`` objects, each with a unique name across all plugins.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_job_labelers(self, settings: Settings) -> Sequence[JobLabeler]:
+        """Offer labelers that name what a dispatched job belongs to (its tenant, its region).
+
+        Fires once per pool. Every labeler runs once per job request, after routing and before
+        the admission rules, with the same ``RouteRequest`` the routers saw; a labeler raising
+        ``LabelError`` declines the job with its message (the rule recorded is the labeler's
+        name). The merged labels travel with the job: ``AdmissionRequest.labels``,
+        ``SessionSpec.labels``, the session events, ``WorkerState.active_by_label`` and the
+        snapshot's ``per_label`` counters, and the agent participant's attributes
+        (``openrtc.label.<key>``), so they must be names, never secrets.
+
+        :param settings: the resolved settings.
+        :return: ``JobLabeler`` objects, each with a unique name across all plugins; two
+            labelers declaring the same key is an error naming both.
         """
         raise NotImplementedError
 

@@ -16,6 +16,7 @@ import attrs
 
 from openrtc import events
 from openrtc.config import AgentConfig
+from openrtc.labels import LabelRefused, label_job
 from openrtc.live_sessions import LiveSessions
 from openrtc.routing import (
     NAMED,
@@ -32,6 +33,7 @@ from openrtc.strategies import (
     AdmissionRequest,
     AdmissionRule,
     JobEnded,
+    JobLabeler,
     JobVerdict,
     RouteDecision,
     RouteRequest,
@@ -60,6 +62,7 @@ class JobHandlers:
     defaults: PoolDefaults
     state: RuntimeState
     emit: Callable[[events.MetricsEvent], None]
+    labelers: Mapping[str, JobLabeler] = attrs.field(factory=dict)
     extra_plugins: Mapping[str, object] = attrs.field(factory=dict)
     """The in-process plugins the pool was built with, for job processes to register too."""
     on_not_launched: Callable[[JobEnded], None] | None = None
@@ -91,7 +94,8 @@ class JobHandlers:
         agent: str | None = None,
         named_by: str = NAMED,
     ) -> RouteDecision:
-        """This pool's routing decision for a job (see ``routing.decide_agent``)."""
+        """This pool's routing decision for a job (see ``routing.decide_agent``), with the
+        job's labels; raises ``LabelRefused`` when a labeler declines it."""
         request = RouteRequest(
             job_id=job_id,
             room_name=room_name,
@@ -99,10 +103,19 @@ class JobHandlers:
             room_metadata=room_md,
             agents=tuple(self.agents),
         )
-        return decide_agent(self.chain, request, agent=agent, named_by=named_by)
+        decision = decide_agent(self.chain, request, agent=agent, named_by=named_by)
+        if not self.labelers:
+            return decision
+        return attrs.evolve(decision, labels=label_job(self.labelers, request))
 
     def admission_reason(
-        self, job_id: str, room: str, agent: str, *, state: WorkerState | None = None
+        self,
+        job_id: str,
+        room: str,
+        agent: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        state: WorkerState | None = None,
     ) -> tuple[str, str] | None:
         """The first rule that rejects the job, with its reason; draining always rejects.
 
@@ -110,7 +123,9 @@ class JobHandlers:
         state = state or self.state.worker_state()
         if state.draining:
             return "draining", "worker is draining and accepts no new sessions"
-        request = AdmissionRequest(job_id=job_id, room_name=room, agent=agent, state=state)
+        request = AdmissionRequest(
+            job_id=job_id, room_name=room, agent=agent, state=state, labels=labels or {}
+        )
         for name, rule in self.admission_rules.items():
             reason = rule.check(request)
             if reason:
@@ -133,7 +148,11 @@ class JobHandlers:
             decision = self.decide(job_id, room, job_md, room_md, agent=agent)
         except (RoutingError, UnknownAgentError) as exc:
             return JobVerdict(decision=None, rejected_by="routing", reason=str(exc))
-        rejection = self.admission_reason(job_id, room, decision.agent, state=state)
+        except LabelRefused as exc:
+            return JobVerdict(decision=None, rejected_by=exc.labeler, reason=str(exc))
+        rejection = self.admission_reason(
+            job_id, room, decision.agent, labels=decision.labels, state=state
+        )
         if rejection is not None:
             rule, reason = rejection
             return JobVerdict(decision=decision, rejected_by=rule, reason=reason)
@@ -147,10 +166,12 @@ class JobHandlers:
         decision = verdict.decision
         if not verdict.admitted or decision is None:
             agent = decision.agent if decision else None
-            # a routing failure is the dispatcher's mistake; a full worker is routine
+            # a routing or labelling failure is the dispatcher's mistake; a full worker is routine
             level = logging.WARNING if decision is None else logging.INFO
             logger.log(level, "declining job %s (room '%s'): %s", job.id, room, verdict.reason)
-            self._rejected(job.id, room, agent, verdict.rejected_by or "", verdict.reason or "")
+            labels = decision.labels if decision else {}
+            rule, reason = verdict.rejected_by or "", verdict.reason or ""
+            self._rejected(job.id, room, agent, rule, reason, labels)
             await request.reject(terminate=False)
             return
         logger.info(
@@ -180,17 +201,34 @@ class JobHandlers:
     def session_started(self, job_id: str, room: str, decision: RouteDecision) -> None:
         """Count a routed job as started. Jobs the worker launches itself (``openrtc connect``)
         come here too, with the decision their launcher made."""
+        labels = decision.labels
         self.emit(
-            events.JobRouted(job_id=job_id, room=room, agent=decision.agent, router=decision.router)
+            events.JobRouted(
+                job_id=job_id,
+                room=room,
+                agent=decision.agent,
+                router=decision.router,
+                labels=labels,
+            )
         )
-        self.state.session_started(job_id, decision.agent, room)
-        self.emit(events.SessionStarted(job_id=job_id, room=room, agent=decision.agent))
+        self.state.session_started(job_id, decision.agent, room, labels)
+        self.emit(
+            events.SessionStarted(job_id=job_id, room=room, agent=decision.agent, labels=labels)
+        )
 
-    def _rejected(self, job_id: str, room: str, agent: str | None, rule: str, reason: str) -> None:
-        self.state.session_rejected(rule)
+    def _rejected(
+        self,
+        job_id: str,
+        room: str,
+        agent: str | None,
+        rule: str,
+        reason: str,
+        labels: Mapping[str, str],
+    ) -> None:
+        self.state.session_rejected(rule, labels)
         self.emit(
             events.AdmissionRejected(
-                job_id=job_id, room=room, agent=agent, rule=rule, reason=reason
+                job_id=job_id, room=room, agent=agent, rule=rule, reason=reason, labels=labels
             )
         )
 
@@ -242,6 +280,7 @@ class JobHandlers:
             room_name=ctx.job.room.name,
             userdata=ctx.proc.userdata,
             settings=self.settings,
+            labels=decision.labels,
         )
         plan = self.plan(config, spec)
         session = build_session(plan)

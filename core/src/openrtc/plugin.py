@@ -4,7 +4,8 @@
 
 A plugin module implements hooks (``hookimpl``; every hook is documented in
 ``openrtc.hookspecs`` and docs/hooks.md), declares its settings (``Setting``) and returns named
-strategy objects: ``IsolationMode``, ``Router``, ``AdmissionRule``, ``MetricsExporter``. The
+strategy objects: ``IsolationMode``, ``Router``, ``JobLabeler``, ``AdmissionRule``,
+``MetricsExporter``. The
 kernel's other modules are its own business and may change between releases; what is listed in
 ``__all__`` here does not change without a deprecation.
 """
@@ -22,7 +23,9 @@ from openrtc.strategies import (
     AdmissionRule,
     IsolationMode,
     JobEnded,
+    JobLabeler,
     JobVerdict,
+    LabelError,
     MetricsExporter,
     RouteDecision,
     Router,
@@ -41,11 +44,13 @@ __all__ = [
     "AdmissionRule",
     "IsolationMode",
     "JobEnded",
+    "JobLabeler",
     "JobRunner",
     "JobVerdict",
     "JobsAsTasks",
     "JobsInHosts",
     "JobsInProcesses",
+    "LabelError",
     "MetricsEvent",
     "MetricsExporter",
     "RouteDecision",

@@ -10,12 +10,13 @@ from typing import Any
 
 import attrs
 
-from openrtc import events
+from openrtc import admission, events
 from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
 from openrtc.health import LoopMonitor, serving_health
 from openrtc.hot_reload import HotReload
 from openrtc.jobs import JobHandlers
+from openrtc.labels import check_label_keys
 from openrtc.plugins import (
     PluginCandidate,
     PluginHost,
@@ -34,6 +35,7 @@ from openrtc.strategies import (
     AdmissionRule,
     IsolationMode,
     JobEnded,
+    JobLabeler,
     MetricsExporter,
     Router,
     WorkerServer,
@@ -111,6 +113,8 @@ class PoolRuntime:
         routers: dict[str, Router] = host.strategies("openrtc_routers", settings)
         chain = RouterChain.build(routers, settings["routers"])
         rules: dict[str, AdmissionRule] = host.strategies("openrtc_admission_rules", settings)
+        labelers: dict[str, JobLabeler] = host.strategies("openrtc_job_labelers", settings)
+        check_label_keys(labelers)
         state = RuntimeState(
             isolation=isolation.name,
             max_concurrent_sessions=settings["max_concurrent_sessions"],
@@ -134,6 +138,7 @@ class PoolRuntime:
             defaults=PoolDefaults.from_settings(settings, session_kwargs),
             state=state,
             emit=runtime.emit,
+            labelers=labelers,
             extra_plugins={
                 k: v
                 for k, v in extra_plugins.items()
@@ -143,6 +148,7 @@ class PoolRuntime:
             ship=_ship_to_session_process,
         )
         state.on_failure_limit(runtime._failure_limit_reached)
+        state.report_admission(lambda: admission.reports(rules))
         return runtime
 
     @classmethod
@@ -162,22 +168,26 @@ class PoolRuntime:
     # -- metrics --------------------------------------------------------------------------
 
     def emit(self, event: events.MetricsEvent) -> None:
-        for exporter in self.exporters:
-            try:
-                exporter.export_event(event)
-            except Exception:  # an exporter bug must never fail a job; it is logged loudly
-                logger.exception("metrics exporter '%s' failed on %s", exporter.name, event.kind)
+        """Send ``event`` to every exporter, and show it to the admission rules that learn
+        from events; what they answer with is exported too."""
+        for each in (event, *admission.observe(self.admission_rules, event)):
+            for exporter in self.exporters:
+                try:
+                    exporter.export_event(each)
+                except Exception:  # an exporter bug must never fail a job; it is logged loudly
+                    logger.exception("metrics exporter '%s' failed on %s", exporter.name, each.kind)
 
     def _job_ended(self, ended: JobEnded) -> None:
         outcome = self.state.job_ended(ended.job_id, executor_succeeded=ended.succeeded)
-        agent, duration = self.state.session_ended(ended.job_id, outcome)
+        known = self.state.session_ended(ended.job_id, outcome)
         self.emit(
             events.SessionEnded(
                 job_id=ended.job_id,
                 room=ended.room_name,
-                agent=agent or ended.agent,
+                agent=known.agent or ended.agent,
                 outcome=outcome,
-                duration_s=duration,
+                duration_s=known.duration_s,
+                labels=known.labels,
             )
         )
         if self.joiner is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from openrtc.labels import LabelRefused
 from openrtc.routing import UnknownAgentError, decision_attributes
 from openrtc.strategies import RouteDecision, RoutingError
 
@@ -155,6 +156,8 @@ class RoomJoiner:
         except (RoutingError, UnknownAgentError) as exc:
             fix = "" if self.join.agent is not None else "; choose the agent with --agent"
             raise RoomJoinError(f"{exc}{fix}") from None
+        except LabelRefused as exc:
+            raise RoomJoinError(f"{exc} (job labeler '{exc.labeler}')") from None
 
     async def _room_info(self) -> Any:
         from livekit import api

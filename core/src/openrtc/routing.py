@@ -16,15 +16,26 @@ AGENT_ATTRIBUTE = "openrtc.agent"
 ROUTER_ATTRIBUTE = "openrtc.router"
 
 
+LABEL_ATTRIBUTE_PREFIX = "openrtc.label."
+
+
 def decision_attributes(decision: RouteDecision) -> dict[str, str]:
-    return {AGENT_ATTRIBUTE: decision.agent, ROUTER_ATTRIBUTE: decision.router}
+    labels = {f"{LABEL_ATTRIBUTE_PREFIX}{k}": v for k, v in decision.labels.items()}
+    return {AGENT_ATTRIBUTE: decision.agent, ROUTER_ATTRIBUTE: decision.router, **labels}
 
 
 def decision_from_attributes(attributes: Mapping[str, str]) -> RouteDecision | None:
     agent = attributes.get(AGENT_ATTRIBUTE)
     if not agent:
         return None
-    return RouteDecision(agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"))
+    labels = {
+        k.removeprefix(LABEL_ATTRIBUTE_PREFIX): v
+        for k, v in attributes.items()
+        if k.startswith(LABEL_ATTRIBUTE_PREFIX)
+    }
+    return RouteDecision(
+        agent=agent, router=attributes.get(ROUTER_ATTRIBUTE, "unknown"), labels=labels
+    )
 
 
 class UnknownAgentError(LookupError):

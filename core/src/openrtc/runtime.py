@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
-from openrtc.events import AgentStats, Outcome, RuntimeSnapshot, WorkerHealth
+from openrtc.events import AgentStats, LabelStats, Outcome, RuntimeSnapshot, WorkerHealth
 from openrtc.strategies import WorkerState
 
 logger = logging.getLogger("openrtc.runtime")
@@ -38,6 +39,16 @@ class _Live:
     agent: str
     room: str
     started_at: float
+    labels: Mapping[str, str]
+
+
+@attrs.frozen
+class SessionEnd:
+    """What the record knew of a session that ended (``None`` where its start was not seen)."""
+
+    agent: str | None
+    duration_s: float | None
+    labels: Mapping[str, str]
 
 
 class RuntimeState:
@@ -71,10 +82,22 @@ class RuntimeState:
         self._failed_in_job: set[str] = set()
         self._rejected_by: dict[str, int] = {}
         self._health: Callable[[], WorkerHealth | None] = lambda: None
+        self._labels: dict[str, dict[str, LabelStats]] = {}
+        self._admission: Callable[[], Mapping[str, Mapping[str, Any]]] = dict
 
     def measure_health(self, source: Callable[[], WorkerHealth | None]) -> None:
         """Read loop lag and CPU from ``source`` (the serving worker's ``LoopMonitor``)."""
         self._health = source
+
+    def report_admission(self, source: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+        """Read the admission rules' own state for snapshots from ``source``."""
+        self._admission = source
+
+    def _label_stats(self, labels: Mapping[str, str]) -> list[LabelStats]:
+        return [
+            self._labels.setdefault(key, {}).setdefault(value, LabelStats())
+            for key, value in labels.items()
+        ]
 
     @property
     def active(self) -> int:
@@ -83,19 +106,24 @@ class RuntimeState:
     def _agent(self, name: str) -> dict[str, int]:
         return self._agents.setdefault(name, {"started": 0, "succeeded": 0, "failed": 0})
 
-    def session_started(self, job_id: str, agent: str, room: str) -> None:
+    def session_started(
+        self, job_id: str, agent: str, room: str, labels: Mapping[str, str] | None = None
+    ) -> None:
         if job_id in self._live:
             return
-        self._live[job_id] = _Live(agent, room, time.monotonic())
+        self._live[job_id] = _Live(agent, room, time.monotonic(), dict(labels or {}))
         self.peak_active = max(self.peak_active, len(self._live))
         self.started += 1
         self._agent(agent)["started"] += 1
+        for stats in self._label_stats(labels or {}):
+            stats.started += 1
 
-    def session_ended(self, job_id: str, outcome: Outcome) -> tuple[str | None, float | None]:
-        """Record an end; returns the agent and duration when the start was seen."""
+    def session_ended(self, job_id: str, outcome: Outcome) -> SessionEnd:
+        """Record an end; returns what was known of the session's start."""
         live = self._live.pop(job_id, None)
         agent = live.agent if live else None
         duration = time.monotonic() - live.started_at if live else None
+        labels = live.labels if live else {}
         if outcome == "succeeded":
             self.succeeded += 1
             self.consecutive_failures = 0
@@ -104,6 +132,11 @@ class RuntimeState:
             self.consecutive_failures += 1
         if agent is not None:
             self._agent(agent)["succeeded" if outcome == "succeeded" else "failed"] += 1
+        for stats in self._label_stats(labels):
+            if outcome == "succeeded":
+                stats.succeeded += 1
+            else:
+                stats.failed += 1
         if (
             outcome != "succeeded"
             and self.consecutive_failure_limit > 0
@@ -117,7 +150,7 @@ class RuntimeState:
                 self.consecutive_failure_limit,
             )
             self._on_failure_limit(self.consecutive_failures)
-        return agent, duration
+        return SessionEnd(agent, duration, labels)
 
     def on_failure_limit(self, callback: Callable[[int], None]) -> None:
         """Call ``callback`` when ``consecutive_failure_limit`` sessions failed in a row."""
@@ -150,18 +183,25 @@ class RuntimeState:
         self._failed_in_job.discard(job_id)
         return "succeeded" if executor_succeeded and not failed_inside else "failed"
 
-    def session_rejected(self, rule: str) -> None:
+    def session_rejected(self, rule: str, labels: Mapping[str, str] | None = None) -> None:
         self.rejected += 1
         self._rejected_by[rule] = self._rejected_by.get(rule, 0) + 1
+        for stats in self._label_stats(labels or {}):
+            stats.rejected += 1
+            stats.rejected_by_rule[rule] = stats.rejected_by_rule.get(rule, 0) + 1
 
     def worker_state(self) -> WorkerState:
         by_agent: dict[str, int] = {}
+        by_label: dict[str, dict[str, int]] = {}
         recent = time.monotonic() - STARTING_S
         starting = 0
         # a copy: livekit asks for the load from an executor thread while jobs come and go
         for live in list(self._live.values()):
             by_agent[live.agent] = by_agent.get(live.agent, 0) + 1
             starting += live.started_at > recent
+            for key, value in live.labels.items():
+                values = by_label.setdefault(key, {})
+                values[value] = values.get(value, 0) + 1
         return WorkerState(
             active_sessions=self.active,
             active_by_agent=by_agent,
@@ -169,13 +209,26 @@ class RuntimeState:
             draining=self.draining,
             starting_sessions=starting,
             health=self._health(),
+            active_by_label=by_label,
         )
 
     def snapshot(self, deployment: str | None = None) -> RuntimeSnapshot:
-        active = self.worker_state().active_by_agent
+        state = self.worker_state()
+        active = state.active_by_agent
         per_agent = {
             name: AgentStats(active=active.get(name, 0), **counts)
             for name, counts in sorted(self._agents.items())
+        }
+        per_label = {
+            key: {
+                value: attrs.evolve(
+                    stats,
+                    active=state.active_by_label.get(key, {}).get(value, 0),
+                    rejected_by_rule=dict(stats.rejected_by_rule),
+                )
+                for value, stats in sorted(values.items())
+            }
+            for key, values in sorted(self._labels.items())
         }
         return RuntimeSnapshot(
             uptime_s=round(time.monotonic() - self._created, 3),
@@ -194,4 +247,6 @@ class RuntimeState:
             deployment=deployment,
             health=self._health(),
             rejected_by_rule=dict(sorted(self._rejected_by.items())),
+            per_label=per_label,
+            admission=self._admission(),
         )

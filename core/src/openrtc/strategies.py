@@ -7,7 +7,7 @@ distributions. Nothing here imports livekit-agents, so listing plugins stays fas
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -35,6 +35,11 @@ class RouteRequest:
     """Registered agent names, in registration order."""
 
 
+class LabelError(ValueError):
+    """A job labeler found the dispatch's input for its label invalid (a malformed tenant
+    id, a tenant nobody configured): the job is declined with this message."""
+
+
 @attrs.frozen
 class RouteDecision:
     """The one routing answer for a job; it travels with the job to the entrypoint."""
@@ -42,6 +47,25 @@ class RouteDecision:
     agent: str
     router: str
     """Name of the router that decided (``"connect"`` when ``openrtc connect --agent`` chose)."""
+    labels: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    """What the job labelers said about the job (``{"tenant": "acme"}``), decided with the
+    route and carried with it."""
+
+
+@attrs.frozen
+class JobLabeler:
+    """Labels a dispatched job once, after routing and before admission.
+
+    ``label`` returns a value for some of the ``keys`` it declares (two labelers declaring the
+    same key is a conflict), or raises ``LabelError`` to decline the job with its message. The
+    labels travel with the job: admission rules, session hooks, events, snapshots and the
+    agent participant's attributes carry them. They are names, never secrets.
+    """
+
+    name: str
+    keys: tuple[str, ...]
+    label: Callable[[RouteRequest], Mapping[str, str]] = attrs.field(eq=False)
+    summary: str = ""
 
 
 @attrs.frozen
@@ -91,6 +115,8 @@ class WorkerState:
     health: WorkerHealth | None = None
     """Loop lag and CPU, measured while the worker serves; ``None`` otherwise (``check_job``
     outside a worker, ``console``)."""
+    active_by_label: Mapping[str, Mapping[str, int]] = attrs.field(factory=dict, hash=False)
+    """Live sessions by label key, then value: ``{"tenant": {"acme": 2}}``."""
 
 
 @attrs.frozen
@@ -99,6 +125,8 @@ class AdmissionRequest:
     room_name: str
     agent: str
     state: WorkerState
+    labels: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    """The job's labels (``JobLabeler``)."""
 
 
 @attrs.frozen
@@ -112,6 +140,15 @@ class AdmissionRule:
     name: str
     check: Callable[[AdmissionRequest], str | None] = attrs.field(eq=False)
     summary: str = ""
+    observe: Callable[[MetricsEvent], Sequence[MetricsEvent] | None] | None = attrs.field(
+        default=None, eq=False
+    )
+    """Sees every event of the worker as it happens, in the worker process whatever the
+    isolation (a session that failed mid-call ends as a ``session_ended`` with outcome
+    ``failed``): how a rule learns from outcomes, as a circuit breaker does. What it returns
+    (``AdmissionStateChanged``, ...) is emitted in turn; it is not shown to rules again."""
+    report: Callable[[], Mapping[str, Any]] | None = attrs.field(default=None, eq=False)
+    """The rule's state for the snapshot's ``admission`` section (names and counts only)."""
 
 
 @attrs.frozen
@@ -124,6 +161,8 @@ class SessionSpec:
     userdata: Mapping[Any, Any]
     """The worker process's ``JobProcess.userdata`` after prewarm (shared models live here)."""
     settings: Settings
+    labels: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    """The job's labels (``JobLabeler``), as decided before it was accepted."""
 
 
 @attrs.frozen
@@ -261,6 +300,7 @@ STRATEGY_KINDS: Mapping[str, str] = {
     "openrtc_isolation_modes": "isolation mode",
     "openrtc_routers": "router",
     "openrtc_admission_rules": "admission rule",
+    "openrtc_job_labelers": "job labeler",
     "openrtc_metrics_exporters": "metrics exporter",
 }
 """Registration hooks and the kind of named strategy each returns."""
@@ -269,6 +309,7 @@ STRATEGY_TYPES: Mapping[str, type] = {
     "openrtc_isolation_modes": IsolationMode,
     "openrtc_routers": Router,
     "openrtc_admission_rules": AdmissionRule,
+    "openrtc_job_labelers": JobLabeler,
     "openrtc_metrics_exporters": MetricsExporter,
 }
 """What each registration hook must return a list of."""
