@@ -1,0 +1,1 @@
+"""Per-tenant isolation for OpenRTC: tenant identity, caps and a circuit breaker per tenant."""

@@ -1,0 +1,141 @@
+"""Hooks of the tenancy plugin: its settings, the ``tenant`` job labeler and the tenancy
+admission rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openrtc.plugin import AdmissionRule, JobLabeler, Setting, Settings, hookimpl
+from openrtc_tenancy.breaker import BreakerSettings
+from openrtc_tenancy.config import ConfigFile, TenancyConfig
+from openrtc_tenancy.identity import SOURCES, TENANT_LABEL, TenantIdentity, check_tenant_id
+from openrtc_tenancy.rules import TenantRules
+
+
+def _sources_valid(value: object) -> str | None:
+    wrong = [s for s in value or () if s not in SOURCES]  # type: ignore[attr-defined]
+    if wrong or not value:
+        return f"must list where to read the tenant from: job, room (got {value!r})"
+    return None
+
+
+def _default_valid(value: object) -> str | None:
+    if not value:
+        return None
+    try:
+        check_tenant_id(str(value), "tenancy.default")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+SETTINGS = [
+    Setting(
+        "tenancy.sources",
+        "list",
+        list(SOURCES),
+        "Where a job's tenant is read from, in order: its dispatch's metadata (job), then its "
+        "room's metadata (room); each a JSON object with the tenant id under tenancy.field.",
+        validator=_sources_valid,
+    ),
+    Setting("tenancy.field", "str", TENANT_LABEL, "The metadata field that holds the tenant id."),
+    Setting(
+        "tenancy.default",
+        "str",
+        "",
+        "Tenant of jobs whose metadata names none (empty: such jobs belong to no tenant, and "
+        "no tenant cap or breaker applies to them).",
+        validator=_default_valid,
+    ),
+    Setting(
+        "tenancy.required",
+        "bool",
+        False,
+        "Decline jobs that name no tenant (when tenancy.default is empty).",
+    ),
+    Setting(
+        "tenancy.config",
+        "str",
+        "",
+        "TOML file with [defaults] and [tenants.<id>] tables (max_sessions, "
+        "sessions_per_minute); read at start and whenever it changes. Empty: every tenant "
+        "is known and uncapped.",
+    ),
+    Setting(
+        "tenancy.unknown",
+        "str",
+        "reject",
+        "What a tenant missing from tenancy.config gets: reject (declined) or default (the "
+        "[defaults] table).",
+        choices=("reject", "default"),
+    ),
+    Setting(
+        "tenancy.breaker_window_s",
+        "float",
+        60.0,
+        "Seconds of session outcomes a tenant's circuit breaker weighs.",
+        minimum=1,
+    ),
+    Setting(
+        "tenancy.breaker_min_sessions",
+        "int",
+        5,
+        "Sessions that must have ended in the window before a tenant's breaker may open.",
+        minimum=1,
+    ),
+    Setting(
+        "tenancy.breaker_failure_ratio",
+        "float",
+        0.5,
+        "Share of those sessions that failed (mid-call included) that opens the breaker.",
+        minimum=0.01,
+    ),
+    Setting(
+        "tenancy.breaker_cooldown_s",
+        "float",
+        30.0,
+        "Seconds an open breaker declines the tenant's calls before one probe call.",
+        minimum=0,
+    ),
+]
+
+
+@hookimpl
+def openrtc_settings() -> list[Setting]:
+    return SETTINGS
+
+
+@hookimpl
+def openrtc_job_labelers(settings: Settings) -> list[JobLabeler]:
+    identity = TenantIdentity(
+        sources=tuple(settings["tenancy.sources"]),
+        field=settings["tenancy.field"],
+        default=settings["tenancy.default"],
+        required=settings["tenancy.required"],
+    )
+    return [
+        JobLabeler(
+            name="tenant",
+            keys=(TENANT_LABEL,),
+            label=identity.labels,
+            summary="the job's tenant, from its dispatch or room metadata",
+        )
+    ]
+
+
+@hookimpl
+def openrtc_admission_rules(settings: Settings) -> list[AdmissionRule]:
+    path = settings["tenancy.config"]
+    if path:
+        source = ConfigFile(Path(path).expanduser()).current
+    else:
+        unlisted = TenancyConfig()
+        source = lambda: unlisted  # noqa: E731
+    breaker = BreakerSettings(
+        window_s=settings["tenancy.breaker_window_s"],
+        min_sessions=settings["tenancy.breaker_min_sessions"],
+        failure_ratio=settings["tenancy.breaker_failure_ratio"],
+        cooldown_s=settings["tenancy.breaker_cooldown_s"],
+    )
+    rules = TenantRules(source, breaker, unknown_policy=settings["tenancy.unknown"])
+    return rules.rules()
