@@ -1,4 +1,4 @@
-"""Per-tenant configuration from a TOML file: caps now, one table per tenant.
+"""Per-tenant configuration: a TOML file, or a function for platforms that keep it elsewhere.
 
     [defaults]             # every tenant's, unless its own table says otherwise
     max_sessions = 10      # live sessions at once (0: no cap)
@@ -6,29 +6,39 @@
 
     [tenants.acme]
     max_sessions = 2
+    session = { allow_interruptions = false }   # AgentSession options
+
+    [tenants.acme.llm]                           # the tenant's own provider (see providers)
+    use = "livekit.plugins.openai:LLM"
+    api_key = { env = "ACME_OPENAI_API_KEY" }
 
 The file is read when the pool is built (a broken file stops the worker from starting, with
 the line that is wrong) and again whenever it changes: each job request compares the file's
 modification time and size, a stat call. A change that does not parse is logged once and the
-last good configuration stays in force.
+last good configuration stays in force. A function (``tenancy.config_function``) returns the
+same shape as a dict; it is called at start and again at most every ``tenancy.refresh_s``.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from openrtc_tenancy.identity import check_tenant_id
+from openrtc_tenancy.providers import SLOTS, ProviderSpec, parse_provider
 
 logger = logging.getLogger("openrtc.tenancy")
 
-POLICY_KEYS = ("max_sessions", "sessions_per_minute")
+CAP_KEYS = ("max_sessions", "sessions_per_minute")
+POLICY_KEYS = (*CAP_KEYS, "session", *SLOTS)
 
 
 class TenancyConfigError(ValueError):
@@ -41,6 +51,18 @@ class TenantPolicy:
     """Live sessions of the tenant at once (0: no cap)."""
     sessions_per_minute: int = 0
     """Sessions the tenant may start in any 60 s (0: no cap)."""
+    session: Mapping[str, Any] = attrs.field(factory=dict)
+    """``AgentSession`` options for the tenant's sessions (they win over every other layer)."""
+    providers: Mapping[str, ProviderSpec] = attrs.field(factory=dict)
+    """The tenant's own STT, LLM and TTS, by slot."""
+
+    def problem(self, environ: Mapping[str, str]) -> str | None:
+        """What keeps the tenant's sessions from being built (a key that does not resolve)."""
+        for spec in self.providers.values():
+            found = spec.check(environ)
+            if found is not None:
+                return found
+        return None
 
 
 @attrs.frozen
@@ -66,12 +88,23 @@ def _policy(table: Any, where: str, base: TenantPolicy) -> TenantPolicy:
         raise TenancyConfigError(
             f"{where} has unknown key '{unknown[0]}'; known keys: {', '.join(POLICY_KEYS)}"
         )
-    values: dict[str, int] = {}
+    values: dict[str, Any] = {}
+    providers = dict(base.providers)
     for key, value in table.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if key in SLOTS:
+            try:
+                providers[key] = parse_provider(key, value, f"{where}.{key}")
+            except ValueError as exc:
+                raise TenancyConfigError(str(exc)) from None
+        elif key == "session":
+            if not isinstance(value, dict):
+                raise TenancyConfigError(f"{where}.session must be a table of AgentSession options")
+            values[key] = {**base.session, **value}
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise TenancyConfigError(f"{where}.{key} must be a whole number >= 0, not {value!r}")
-        values[key] = value
-    return attrs.evolve(base, **values)
+        else:
+            values[key] = value
+    return attrs.evolve(base, providers=providers, **values)
 
 
 def parse(text: str, origin: str) -> TenancyConfig:
@@ -80,6 +113,13 @@ def parse(text: str, origin: str) -> TenancyConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TenancyConfigError(f"{origin}: {exc}") from None
+    return from_mapping(data, origin)
+
+
+def from_mapping(data: Mapping[str, Any], origin: str) -> TenancyConfig:
+    """The configuration in ``data`` (the TOML file's shape); ``origin`` names it in errors."""
+    if not isinstance(data, Mapping):
+        raise TenancyConfigError(f"{origin} must give a mapping, not {type(data).__name__}")
     unknown = sorted(set(data) - {"defaults", "tenants"})
     if unknown:
         raise TenancyConfigError(
@@ -100,7 +140,10 @@ def parse(text: str, origin: str) -> TenancyConfig:
 
 
 class ConfigFile:
-    """The tenancy file as it is now: read at start, read again when it changes."""
+    """The tenancy file as it is now: read at start, read again when it changes.
+
+    ``version`` changes with every configuration taken in, so what was built from the last
+    one (a tenant's providers) is built again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -111,6 +154,10 @@ class ConfigFile:
             )
         self._config = parse(path.read_text(encoding="utf-8"), str(path))
         self._failed_stamp: tuple[int, int] | None = None
+
+    @property
+    def version(self) -> object:
+        return self._stamp
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -132,3 +179,65 @@ class ConfigFile:
         self._config, self._stamp = config, stamp
         logger.info("tenancy config reloaded from %s: %d tenant(s)", self.path, len(config.tenants))
         return config
+
+
+class ConfigFunction:
+    """The configuration a platform's function returns (``module:function``, no arguments)."""
+
+    def __init__(
+        self, target: str, refresh_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        module_name, _, attribute = target.partition(":")
+        try:
+            self._function = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise TenancyConfigError(
+                f"tenancy.config_function {target!r} cannot be loaded ({exc}); give it as "
+                "module:function"
+            ) from None
+        self.target = target
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._config = self._call()
+        self._called_at = clock()
+        self.version = 0
+
+    def _call(self) -> TenancyConfig:
+        try:
+            data = self._function()
+        except Exception as exc:
+            raise TenancyConfigError(
+                f"tenancy.config_function {self.target} failed: {exc}"
+            ) from exc
+        return from_mapping(data, f"tenancy.config_function {self.target}")
+
+    def current(self) -> TenancyConfig:
+        now = self._clock()
+        if now - self._called_at < self._refresh_s:
+            return self._config
+        self._called_at = now
+        try:
+            config = self._call()
+        except TenancyConfigError as exc:
+            logger.error("tenancy config not refreshed, the previous one stays in force: %s", exc)
+            return self._config
+        if config != self._config:
+            self._config = config
+            self.version += 1
+        return self._config
+
+
+ConfigSource = ConfigFile | ConfigFunction
+
+
+def open_source(path: str, function: str, refresh_s: float) -> ConfigSource | None:
+    """The configuration source the settings name, read now; ``None`` when they name none."""
+    if path and function:
+        raise TenancyConfigError(
+            "tenancy.config and tenancy.config_function are both set; keep one of them"
+        )
+    if path:
+        return ConfigFile(Path(path).expanduser())
+    if function:
+        return ConfigFunction(function, refresh_s)
+    return None

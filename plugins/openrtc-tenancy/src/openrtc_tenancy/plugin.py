@@ -3,13 +3,22 @@ admission rules."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
-from openrtc.plugin import AdmissionRule, JobLabeler, Setting, Settings, hookimpl
+from openrtc.plugin import (
+    AdmissionRule,
+    JobLabeler,
+    SessionSpec,
+    Setting,
+    Settings,
+    hookimpl,
+)
 from openrtc_tenancy.breaker import BreakerSettings
-from openrtc_tenancy.config import ConfigFile, TenancyConfig
+from openrtc_tenancy.config import TenancyConfig
 from openrtc_tenancy.identity import SOURCES, TENANT_LABEL, TenantIdentity, check_tenant_id
 from openrtc_tenancy.rules import TenantRules
+from openrtc_tenancy.sources import read_source, session_options
 
 
 def _sources_valid(value: object) -> str | None:
@@ -57,9 +66,23 @@ SETTINGS = [
         "tenancy.config",
         "str",
         "",
-        "TOML file with [defaults] and [tenants.<id>] tables (max_sessions, "
-        "sessions_per_minute); read at start and whenever it changes. Empty: every tenant "
-        "is known and uncapped.",
+        "TOML file with [defaults] and [tenants.<id>] tables (caps, session options, the "
+        "tenant's own stt/llm/tts with key references); read at start and whenever it "
+        "changes. Empty: every tenant is known and uncapped.",
+    ),
+    Setting(
+        "tenancy.config_function",
+        "str",
+        "",
+        "module:function returning the same shape as the file, as a dict (for platforms that "
+        "keep tenants in a database); called at start and at most every tenancy.refresh_s.",
+    ),
+    Setting(
+        "tenancy.refresh_s",
+        "float",
+        30.0,
+        "Seconds between calls of tenancy.config_function.",
+        minimum=0,
     ),
     Setting(
         "tenancy.unknown",
@@ -125,17 +148,24 @@ def openrtc_job_labelers(settings: Settings) -> list[JobLabeler]:
 
 @hookimpl
 def openrtc_admission_rules(settings: Settings) -> list[AdmissionRule]:
-    path = settings["tenancy.config"]
-    if path:
-        source = ConfigFile(Path(path).expanduser()).current
-    else:
-        unlisted = TenancyConfig()
-        source = lambda: unlisted  # noqa: E731
+    source = read_source(settings)
+    unlisted = TenancyConfig()
     breaker = BreakerSettings(
         window_s=settings["tenancy.breaker_window_s"],
         min_sessions=settings["tenancy.breaker_min_sessions"],
         failure_ratio=settings["tenancy.breaker_failure_ratio"],
         cooldown_s=settings["tenancy.breaker_cooldown_s"],
     )
-    rules = TenantRules(source, breaker, unknown_policy=settings["tenancy.unknown"])
+    rules = TenantRules(
+        source.current if source is not None else lambda: unlisted,
+        breaker,
+        unknown_policy=settings["tenancy.unknown"],
+        version=(lambda: source.version) if source is not None else lambda: None,
+    )
     return rules.rules()
+
+
+@hookimpl
+def openrtc_session_overrides(session: SessionSpec) -> Mapping[str, Any] | None:
+    tenant = session.labels.get(TENANT_LABEL)
+    return None if tenant is None else session_options(session.settings, tenant)

@@ -6,14 +6,16 @@ tenant the ``tenant`` labeler put on the job."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
 from openrtc.plugin import AdmissionRequest, AdmissionRule, events
 from openrtc_tenancy.breaker import Breaker, BreakerSettings, Transition
-from openrtc_tenancy.config import TenancyConfig
+from openrtc_tenancy.config import TenancyConfig, TenantPolicy
 from openrtc_tenancy.identity import TENANT_LABEL
+from openrtc_tenancy.sources import policy_of
 
 logger = logging.getLogger("openrtc.tenancy")
 
@@ -30,9 +32,12 @@ class TenantRules:
         breaker: BreakerSettings,
         *,
         unknown_policy: str = "reject",
+        version: Callable[[], object] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
+        self._version = version
+        self._problems: dict[tuple[str, object], str | None] = {}
         self._breaker_settings = breaker
         self._unknown_policy = unknown_policy
         self._clock = clock
@@ -51,15 +56,15 @@ class TenantRules:
         tenant = request.labels.get(TENANT_LABEL)
         if tenant is None:
             return None
-        config = self._config()
-        policy = config.policy(tenant)
+        policy = policy_of(self._config(), tenant, self._unknown_policy)
         if policy is None:
-            if self._unknown_policy == "reject":
-                return (
-                    f"tenant '{tenant}' is not in the tenancy config; add [tenants.{tenant}] "
-                    "or set tenancy.unknown=default"
-                )
-            policy = config.defaults
+            return (
+                f"tenant '{tenant}' is not in the tenancy config; add [tenants.{tenant}] "
+                "or set tenancy.unknown=default"
+            )
+        problem = self._problem(tenant, policy)
+        if problem is not None:
+            return f"tenant '{tenant}' cannot be served: {problem}"
         live = request.state.active_by_label.get(TENANT_LABEL, {}).get(tenant, 0)
         if policy.max_sessions and live >= policy.max_sessions:
             return (
@@ -74,6 +79,14 @@ class TenantRules:
                     f"60 s (sessions_per_minute={policy.sessions_per_minute})"
                 )
         return None
+
+    def _problem(self, tenant: str, policy: TenantPolicy) -> str | None:
+        """A key of the tenant that does not resolve, checked once per configuration."""
+        key = (tenant, self._version())
+        if key not in self._problems:
+            self._problems = {k: v for k, v in self._problems.items() if k[1] == key[1]}
+            self._problems[key] = policy.problem(os.environ)
+        return self._problems[key]
 
     def _recent_starts(self, tenant: str) -> int:
         starts = self._starts.get(tenant)
