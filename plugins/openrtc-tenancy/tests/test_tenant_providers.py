@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from livekit.agents import Agent
+from openrtc_tenancy.config import TenancyConfigError, parse
 
 from openrtc import AgentPool
 from openrtc.plugin import SessionSpec
-from openrtc_tenancy.config import TenancyConfigError, parse
 
 TENANTS = """
 [defaults]
@@ -76,8 +76,7 @@ def test_a_tenant_whose_key_is_missing_is_declined_naming_the_variable(
     verdict = pool.check_job("r", job_metadata='{"tenant": "acme"}')
     assert verdict.rejected_by == "tenant"
     assert verdict.reason == (
-        "tenant 'acme' cannot be served: llm.api_key: environment variable TEST_ACME_KEY is "
-        "not set"
+        "tenant 'acme' cannot be served: llm.api_key: environment variable TEST_ACME_KEY is not set"
     )
     assert pool.check_job("r", job_metadata='{"tenant": "globex"}').admitted
 
