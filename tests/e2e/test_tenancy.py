@@ -199,9 +199,9 @@ async def has_agent(admin: ServerAdmin, room: str) -> bool:
     return any(p.identity.startswith("agent-") for p in await admin.list_participants(room))
 
 
-async def wait_until(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
+async def wait_until(check: Callable[[], Any], what: str) -> Any:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + TIMEOUT
     while not (found := check()):
         assert loop.time() < deadline, what
         await asyncio.sleep(0.25)
@@ -243,7 +243,7 @@ async def test_each_tenants_calls_use_its_own_key_and_no_key_leaks(bed: Bed) -> 
         participant = calls[1].room.remote_participants[agents[1]]
         assert participant.attributes["openrtc.label.tenant"] == "bravo"
         outputs["participant attributes"] = repr(
-            [dict(c.room.remote_participants[a].attributes) for c, a in zip(calls, agents)]
+            [dict(c.room.remote_participants[a].attributes) for c, a in zip(calls, agents, strict=True)]
         )
         outputs["prometheus"] = await asyncio.to_thread(scrape, bed.port)
         await bed.hang_up()
