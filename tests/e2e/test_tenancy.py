@@ -243,7 +243,10 @@ async def test_each_tenants_calls_use_its_own_key_and_no_key_leaks(bed: Bed) -> 
         participant = calls[1].room.remote_participants[agents[1]]
         assert participant.attributes["openrtc.label.tenant"] == "bravo"
         outputs["participant attributes"] = repr(
-            [dict(c.room.remote_participants[a].attributes) for c, a in zip(calls, agents, strict=True)]
+            [
+                dict(c.room.remote_participants[a].attributes)
+                for c, a in zip(calls, agents, strict=True)
+            ]
         )
         outputs["prometheus"] = await asyncio.to_thread(scrape, bed.port)
         await bed.hang_up()
