@@ -360,6 +360,15 @@ async def test_a_failing_tenants_breaker_opens_alone_then_lets_one_probe_through
         assert tenants["bravo"]["failed"] == 2 and tenants["acme"]["failed"] == 0, snapshot
         assert snapshot["admission"]["tenant_breaker"]["bravo"]["failures"] == 2, snapshot
         assert "tenant 'bravo' circuit breaker open" in "".join(worker.log)
+        metrics = await asyncio.to_thread(scrape, bed.port)
+        for line in (  # the exposition format sorts labels by name
+            'openrtc_tenant_sessions_ended_total{outcome="failed",tenant="bravo"} 2.0',
+            'openrtc_tenant_sessions_ended_total{outcome="failed",tenant="acme"} 0.0',
+            'openrtc_tenant_admission_rejected_total{rule="tenant_breaker",tenant="bravo"}',
+            'openrtc_admission_state{rule="tenant_breaker",state="half_open",'
+            'subject="tenant=bravo"} 1.0',
+        ):
+            assert line in metrics, metrics
     finally:
         await bed.hang_up()
         await worker.stop()

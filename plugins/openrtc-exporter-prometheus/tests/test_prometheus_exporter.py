@@ -212,3 +212,40 @@ def test_the_worker_health_in_a_snapshot_becomes_gauges(
 def scrape_after(exporter: PrometheusExporter, scrape: Scraper, snap: RuntimeSnapshot) -> Any:
     exporter.export_snapshot(snap)
     return scrape(exporter.port)
+
+
+def test_job_labels_become_their_own_metric_families(
+    exporter: PrometheusExporter, scrape: Scraper
+) -> None:
+    from openrtc.events import AdmissionStateChanged, LabelStats
+
+    acme, bravo = {"tenant": "acme"}, {"tenant": "bravo"}
+    exporter.export_event(SessionStarted(job_id="j1", room="r1", agent="dental", labels=acme))
+    exporter.export_event(
+        SessionEnded(
+            job_id="j1", room="r1", agent="dental", outcome="failed", duration_s=3.0, labels=bravo
+        )
+    )
+    exporter.export_event(
+        AdmissionRejected(
+            job_id="j2", room="r2", agent="dental", rule="tenant", reason="cap", labels=acme
+        )
+    )
+    breaker = {"rule": "tenant_breaker", "subject": "tenant=bravo"}
+    exporter.export_event(AdmissionStateChanged(**breaker, state="open", reason="failing"))
+    exporter.export_snapshot(
+        attrs.evolve(
+            snapshot(dental_active=1), per_label={"tenant": {"acme": LabelStats(active=1)}}
+        )
+    )
+    seen = scrape(exporter.port)
+    assert seen.value("openrtc_tenant_sessions_started_total", tenant="acme") == 1
+    assert seen.value("openrtc_tenant_sessions_ended_total", tenant="bravo", outcome="failed") == 1
+    assert seen.value("openrtc_tenant_sessions_ended_total", tenant="acme", outcome="failed") == 0
+    assert seen.value("openrtc_tenant_admission_rejected_total", tenant="acme", rule="tenant") == 1
+    assert seen.value("openrtc_tenant_active_sessions", tenant="acme") == 1
+    assert seen.value("openrtc_admission_state", **breaker, state="open") == 1
+    exporter.export_event(AdmissionStateChanged(**breaker, state="half_open", reason="probe"))
+    seen = scrape(exporter.port)
+    assert seen.value("openrtc_admission_state", **breaker, state="open") == 0
+    assert seen.value("openrtc_admission_state", **breaker, state="half_open") == 1

@@ -1,8 +1,9 @@
 """The OpenRTC metric families, and how events and snapshots move them.
 
 Events increment counters; snapshots set gauges. Labels are bounded sets only (registered agent
-names, outcomes, rule and router names): room names and job ids would make a new series per
-call, so they are never labels. Nothing here reads settings, so no secret can reach a metric.
+names, outcomes, rule and router names, job label values such as tenants): room names and job
+ids would make a new series per call, so they are never labels. Nothing here reads settings,
+so no secret can reach a metric.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from openrtc.plugin import events
+
+from .labelled import LabelledMetrics
 
 OUTCOMES: tuple[events.Outcome, ...] = ("succeeded", "failed", "cancelled")
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -89,11 +92,13 @@ class WorkerMetrics:
             registry=registry,
         )
         self.health: HealthGauges | None = None
+        self.labelled = LabelledMetrics(registry)
         self.worker = Info(
             "openrtc_worker", "The worker's isolation mode and deployment.", registry=registry
         )
 
     def observe_event(self, event: events.MetricsEvent) -> None:
+        self.labelled.observe_event(event)
         if isinstance(event, events.SessionStarted):
             self.sessions_started.labels(agent=event.agent).inc()
         elif isinstance(event, events.SessionEnded):
@@ -121,6 +126,7 @@ class WorkerMetrics:
                 self.sessions_ended.labels(agent=agent, outcome=outcome)
 
     def observe_snapshot(self, snapshot: events.RuntimeSnapshot) -> None:
+        self.labelled.observe_snapshot(snapshot)
         for agent, stats in snapshot.per_agent.items():
             self.active_sessions.labels(agent=agent).set(stats.active)
         self.max_concurrent_sessions.set(snapshot.max_concurrent_sessions)
