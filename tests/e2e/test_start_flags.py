@@ -31,6 +31,8 @@ pytestmark = pytest.mark.e2e
 def table(tmp: Path) -> dict[str, tuple[str, str]]:
     """setting -> (value given on the command line / in the environment, value expected in
     force). The values differ from the defaults wherever a different value is cheap to run."""
+    tenants = tmp / "tenants.toml"
+    tenants.write_text("[tenants.house]\nmax_sessions = 2\n", encoding="utf-8")
     return {
         # provider strings are only resolved when a session starts, and none does here
         "default_stt": ("deepgram/nova-3", "deepgram/nova-3"),
@@ -66,6 +68,17 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "session_defaults.input_gain_control": ("true", "True"),
         "hybrid.hosts": ("3", "3"),
         "hybrid.start_timeout": ("45", "45.0"),
+        "tenancy.sources": ("room,job", "room,job"),
+        "tenancy.field": ("customer", "customer"),
+        "tenancy.default": ("house", "house"),
+        "tenancy.required": ("true", "True"),
+        "tenancy.config": (str(tenants), str(tenants)),
+        "tenancy.refresh_s": ("10", "10.0"),
+        "tenancy.unknown": ("default", "default"),
+        "tenancy.breaker_window_s": ("30", "30.0"),
+        "tenancy.breaker_min_sessions": ("3", "3"),
+        "tenancy.breaker_failure_ratio": ("0.6", "0.6"),
+        "tenancy.breaker_cooldown_s": ("20", "20.0"),
     }
 
 

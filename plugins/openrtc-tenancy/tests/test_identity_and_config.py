@@ -122,3 +122,36 @@ def test_an_unknown_tenant_is_declined_or_gets_the_defaults(tmp_path: Path) -> N
     assert strict.check_job("r", job_metadata='{"tenant": "acme"}').admitted
     lenient = pool(**{"tenancy.config": str(path), "tenancy.unknown": "default"})
     assert lenient.check_job("r", job_metadata='{"tenant": "initech"}').admitted
+
+
+def test_a_platform_function_gives_the_config_and_is_called_again_after_refresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openrtc_tenancy.config import ConfigFunction
+
+    (tmp_path / "tenantdb.py").write_text(
+        "TENANTS = {'acme': {'max_sessions': 1}}\n"
+        "def load():\n"
+        "    return {'tenants': dict(TENANTS)}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    made = pool(**{"tenancy.config": "tenantdb:load"})
+    assert made.check_job("r", job_metadata='{"tenant": "acme"}').admitted
+    assert made.check_job("r", job_metadata='{"tenant": "globex"}').rejected_by == "tenant"
+
+    import tenantdb  # type: ignore[import-not-found]
+
+    now = [0.0]
+    source = ConfigFunction("tenantdb:load", refresh_s=30, clock=lambda: now[0])
+    tenantdb.TENANTS["globex"] = {}
+    assert source.current().policy("globex") is None  # not asked again yet
+    now[0] = 31
+    assert source.current().policy("globex") is not None
+    assert source.version == 1
+
+
+def test_a_config_that_is_neither_file_nor_function_is_named() -> None:
+    with pytest.raises(TenancyConfigError, match="neither a file nor a function"):
+        pool(**{"tenancy.config": "no_such_module:load"})
+    with pytest.raises(TenancyConfigError, match="does not exist"):
+        pool(**{"tenancy.config": "/nowhere/tenants.toml"})

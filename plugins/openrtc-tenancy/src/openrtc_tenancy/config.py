@@ -15,8 +15,9 @@
 The file is read when the pool is built (a broken file stops the worker from starting, with
 the line that is wrong) and again whenever it changes: each job request compares the file's
 modification time and size, a stat call. A change that does not parse is logged once and the
-last good configuration stays in force. A function (``tenancy.config_function``) returns the
-same shape as a dict; it is called at start and again at most every ``tenancy.refresh_s``.
+last good configuration stays in force. A function (``tenancy.config`` = ``module:function``)
+returns the same shape as a dict; it is called at start and again at most every
+``tenancy.refresh_s``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -192,8 +194,8 @@ class ConfigFunction:
             self._function = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError, ValueError) as exc:
             raise TenancyConfigError(
-                f"tenancy.config_function {target!r} cannot be loaded ({exc}); give it as "
-                "module:function"
+                f"tenancy.config {target!r} is neither a file nor a function that loads "
+                f"({exc}); give a TOML file's path or module:function"
             ) from None
         self.target = target
         self._refresh_s = refresh_s
@@ -207,9 +209,9 @@ class ConfigFunction:
             data = self._function()
         except Exception as exc:
             raise TenancyConfigError(
-                f"tenancy.config_function {self.target} failed: {exc}"
+                f"tenancy.config function {self.target} failed: {exc}"
             ) from exc
-        return from_mapping(data, f"tenancy.config_function {self.target}")
+        return from_mapping(data, f"tenancy.config function {self.target}")
 
     def current(self) -> TenancyConfig:
         now = self._clock()
@@ -230,14 +232,16 @@ class ConfigFunction:
 ConfigSource = ConfigFile | ConfigFunction
 
 
-def open_source(path: str, function: str, refresh_s: float) -> ConfigSource | None:
-    """The configuration source the settings name, read now; ``None`` when they name none."""
-    if path and function:
-        raise TenancyConfigError(
-            "tenancy.config and tenancy.config_function are both set; keep one of them"
-        )
-    if path:
-        return ConfigFile(Path(path).expanduser())
-    if function:
-        return ConfigFunction(function, refresh_s)
-    return None
+FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def open_source(config: str, refresh_s: float) -> ConfigSource | None:
+    """The configuration source ``tenancy.config`` names, read now; ``None`` when it is empty.
+
+    A file that exists is a file; otherwise ``module:function`` is a function."""
+    if not config:
+        return None
+    path = Path(config).expanduser()
+    if not path.exists() and FUNCTION.fullmatch(config):
+        return ConfigFunction(config, refresh_s)
+    return ConfigFile(path)

@@ -67,21 +67,16 @@ SETTINGS = [
         "str",
         "",
         "TOML file with [defaults] and [tenants.<id>] tables (caps, session options, the "
-        "tenant's own stt/llm/tts with key references); read at start and whenever it "
-        "changes. Empty: every tenant is known and uncapped.",
-    ),
-    Setting(
-        "tenancy.config_function",
-        "str",
-        "",
-        "module:function returning the same shape as the file, as a dict (for platforms that "
-        "keep tenants in a database); called at start and at most every tenancy.refresh_s.",
+        "tenant's own stt/llm/tts with key references), read at start and whenever it "
+        "changes; or module:function returning the same shape as a dict (for platforms that "
+        "keep tenants in a database), called at start and at most every tenancy.refresh_s. "
+        "Empty: every tenant is known and uncapped.",
     ),
     Setting(
         "tenancy.refresh_s",
         "float",
         30.0,
-        "Seconds between calls of tenancy.config_function.",
+        "Seconds between calls of a tenancy.config function.",
         minimum=0,
     ),
     Setting(

@@ -13,16 +13,12 @@ from openrtc_tenancy.config import ConfigSource, TenancyConfig, TenantPolicy, op
 from openrtc_tenancy.providers import TenantProviders
 
 _lock = threading.Lock()
-_sources: dict[tuple[str, str, float], ConfigSource | None] = {}
+_sources: dict[tuple[str, float], ConfigSource | None] = {}
 _providers = TenantProviders()
 
 
-def _key(settings: Settings) -> tuple[str, str, float]:
-    return (
-        settings["tenancy.config"],
-        settings["tenancy.config_function"],
-        settings["tenancy.refresh_s"],
-    )
+def _key(settings: Settings) -> tuple[str, float]:
+    return settings["tenancy.config"], settings["tenancy.refresh_s"]
 
 
 def read_source(settings: Settings) -> ConfigSource | None:
