@@ -175,6 +175,29 @@ def test_a_strategy_of_the_wrong_type_names_the_plugin_and_the_hook(
     assert "a list of Router objects" in message
 
 
+FAILING_REGISTRATION = """
+from openrtc.plugin import hookimpl
+
+
+@hookimpl
+def openrtc_admission_rules(settings):
+    raise ValueError("rules.toml line 3: max_sessions must be a number")
+"""
+
+
+def test_a_plugin_that_cannot_build_its_strategies_stops_the_pool_in_one_line(
+    fake_site: FakeInstaller,
+) -> None:
+    # skipping it would run the worker without the rules it was configured to enforce
+    fake_site("acme-rules", FAILING_REGISTRATION)
+    with pytest.raises(PluginError) as raised:
+        AgentPool()
+    assert str(raised.value) == (
+        "acme-rules could not offer its admission rules: rules.toml line 3: max_sessions "
+        "must be a number"
+    )
+
+
 SETTINGS_PLUGIN = """
 from openrtc.plugin import Setting, hookimpl
 

@@ -174,7 +174,15 @@ class PluginHost:
         """Collect the named strategies one registration hook offers, rejecting duplicates."""
         kind = STRATEGY_KINDS[hook_name]
         found: dict[str, tuple[str, Any]] = {}
-        for plugin_name, offered in self.call_each(hook_name, settings=settings):
+        errors: dict[str, Exception] = {}
+        offers = self.call_each(hook_name, errors=errors, settings=settings)
+        for plugin_name, error in errors.items():
+            # a plugin that cannot build its strategies (its configuration is broken) stops
+            # the pool: skipping it would run the worker without the rule or mode asked for
+            raise PluginError(
+                f"{self.distribution_of(plugin_name)} could not offer its {kind}s: {error}"
+            ) from error
+        for plugin_name, offered in offers:
             for strategy in self._checked(plugin_name, hook_name, offered):
                 previous = found.get(strategy.name)
                 if previous is not None:
