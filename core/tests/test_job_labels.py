@@ -187,6 +187,6 @@ async def test_counters_per_label_and_rules_that_learn_from_outcomes() -> None:
     snap = pool.runtime_snapshot()
     eu = snap.per_label["region"]["eu"]
     assert (eu.active, eu.started, eu.failed) == (1, 2, 1)
-    assert snap.admission == {"one-per-region": {"observed": len(plugin.observed)}}
+    assert snap.admission["one-per-region"] == {"observed": len(plugin.observed)}
     record = snap.as_record()
     assert record["per_label"]["region"]["eu"]["failed"] == 1

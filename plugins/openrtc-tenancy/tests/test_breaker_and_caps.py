@@ -135,3 +135,19 @@ def test_one_tenants_failures_open_only_its_breaker_with_events() -> None:
     assert report["a"]["state"] == "closed"  # type: ignore[index]
     # a cancelled session (a forced stop) is neither a failure nor a success
     assert rules.observe(ended("a9", "a", "cancelled")) == ()
+
+
+def test_the_worker_reports_full_when_every_listed_tenant_is_at_its_cap() -> None:
+    from openrtc_tenancy.load import every_tenant_at_cap
+
+    config = parse("[tenants.acme]\nmax_sessions = 2\n[tenants.bravo]\nmax_sessions = 1\n", "t")
+    strict = {"unknown": "reject", "default_tenant": "", "required": True}
+    assert every_tenant_at_cap(config, {"acme": 2, "bravo": 1}, **strict)  # type: ignore[arg-type]
+    assert not every_tenant_at_cap(config, {"acme": 2}, **strict)  # type: ignore[arg-type]
+    # a job naming no tenant, or an unlisted one, could still be taken
+    lenient = {**strict, "required": False}
+    assert not every_tenant_at_cap(config, {"acme": 2, "bravo": 1}, **lenient)  # type: ignore[arg-type]
+    loose = {**strict, "unknown": "default"}
+    assert not every_tenant_at_cap(config, {"acme": 2, "bravo": 1}, **loose)  # type: ignore[arg-type]
+    uncapped = parse("[tenants.acme]\nmax_sessions = 2\n[tenants.bravo]\n", "t")
+    assert not every_tenant_at_cap(uncapped, {"acme": 2, "bravo": 9}, **strict)  # type: ignore[arg-type]

@@ -158,3 +158,15 @@ def test_a_config_that_is_neither_file_nor_function_is_named() -> None:
         pool(**{"tenancy.config": "no_such_module:load"})
     with pytest.raises(PluginError, match="does not exist"):
         pool(**{"tenancy.config": "/nowhere/tenants.toml"})
+
+
+def test_a_worker_whose_tenants_are_all_at_their_caps_reports_itself_full(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_text("[tenants.acme]\nmax_sessions = 1\n")
+    made = pool(**{"tenancy.config": str(path), "tenancy.required": True})
+    runtime = made._runtime  # the load livekit asks the serving worker for
+    assert runtime.load() < 1.0
+    runtime.state.session_started("j1", "dental", "room", {"tenant": "acme"})
+    assert runtime.load() == 1.0

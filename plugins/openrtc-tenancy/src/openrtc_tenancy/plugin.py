@@ -12,13 +12,15 @@ from openrtc.plugin import (
     SessionSpec,
     Setting,
     Settings,
+    WorkerState,
     hookimpl,
 )
 from openrtc_tenancy.breaker import BreakerSettings
 from openrtc_tenancy.config import TenancyConfig
 from openrtc_tenancy.identity import SOURCES, TENANT_LABEL, TenantIdentity, check_tenant_id
+from openrtc_tenancy.load import every_tenant_at_cap
 from openrtc_tenancy.rules import TenantRules
-from openrtc_tenancy.sources import read_source, session_options
+from openrtc_tenancy.sources import read_source, session_options, source_for
 
 
 def _sources_valid(value: object) -> str | None:
@@ -42,7 +44,7 @@ SETTINGS = [
     Setting(
         "tenancy.sources",
         "list",
-        list(SOURCES),
+        SOURCES,
         "Where a job's tenant is read from, in order: its dispatch's metadata (job), then its "
         "room's metadata (room); each a JSON object with the tenant id under tenancy.field.",
         validator=_sources_valid,
@@ -164,3 +166,18 @@ def openrtc_admission_rules(settings: Settings) -> list[AdmissionRule]:
 def openrtc_session_overrides(session: SessionSpec) -> Mapping[str, Any] | None:
     tenant = session.labels.get(TENANT_LABEL)
     return None if tenant is None else session_options(session.settings, tenant)
+
+
+@hookimpl
+def openrtc_worker_load(state: WorkerState, settings: Settings) -> float | None:
+    source = source_for(settings)
+    if source is None:
+        return None
+    full = every_tenant_at_cap(
+        source.current(),
+        state.active_by_label.get(TENANT_LABEL, {}),
+        unknown=settings["tenancy.unknown"],
+        default_tenant=settings["tenancy.default"],
+        required=settings["tenancy.required"],
+    )
+    return 1.0 if full else None
