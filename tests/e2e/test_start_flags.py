@@ -68,6 +68,8 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "session_defaults.input_gain_control": ("true", "True"),
         "hybrid.hosts": ("3", "3"),
         "hybrid.start_timeout": ("45", "45.0"),
+        "deployment_version": ("2026.12.1", "2026.12.1"),
+        "http_port": (str(free_tcp_port()), "<port>"),
         "tenancy.sources": ("room,job", "room,job"),
         "tenancy.field": ("customer", "customer"),
         "tenancy.default": ("house", "house"),

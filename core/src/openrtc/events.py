@@ -38,6 +38,8 @@ class WorkerRegistered(MetricsEvent):
     kind: ClassVar[str] = "worker_registered"
     isolation: str
     agents: tuple[str, ...]
+    version: str = ""
+    """The deployment version (``deployment_version``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -198,6 +200,7 @@ class RuntimeSnapshot:
     rss_bytes: int | None
     per_agent: Mapping[str, AgentStats]
     deployment: str | None = None
+    """The deployment version the worker runs (``deployment_version``)."""
     peak_active: int = 0
     """The most sessions live at once since the worker started."""
     health: WorkerHealth | None = None

@@ -20,6 +20,7 @@ from openrtc.labels import LabelRefused, label_job
 from openrtc.live_sessions import LiveSessions
 from openrtc.routing import (
     NAMED,
+    VERSION_ATTRIBUTE,
     RouterChain,
     UnknownAgentError,
     decide_agent,
@@ -63,6 +64,8 @@ class JobHandlers:
     state: RuntimeState
     emit: Callable[[events.MetricsEvent], None]
     labelers: Mapping[str, JobLabeler] = attrs.field(factory=dict)
+    version: str = ""
+    """The deployment version every call accepted here carries (``openrtc.version``)."""
     extra_plugins: Mapping[str, object] = attrs.field(factory=dict)
     """The in-process plugins the pool was built with, for job processes to register too."""
     on_not_launched: Callable[[JobEnded], None] | None = None
@@ -187,7 +190,7 @@ class JobHandlers:
             await request.accept(
                 name=decision.agent,
                 identity=f"agent-{decision.agent}-{job.id}",
-                attributes=decision_attributes(decision),
+                attributes={**decision_attributes(decision), VERSION_ATTRIBUTE: self.version},
             )
         except Exception:  # not swallowed: counted as not launched, then re-raised
             # accept() returns once the job launched: the server never assigned it, or no

@@ -13,6 +13,7 @@ import attrs
 from openrtc import admission, events
 from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
+from openrtc.deployment import deployment_version
 from openrtc.health import LoopMonitor, serving_health
 from openrtc.hot_reload import HotReload
 from openrtc.jobs import JobHandlers
@@ -24,6 +25,7 @@ from openrtc.plugins import (
     load_and_resolve,
     select,
 )
+from openrtc.probes import WorkerProbes
 from openrtc.registration import LiveKitConnectionError, RegistrationWatch, connection_values
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
@@ -233,6 +235,8 @@ class PoolRuntime:
         self.exporters = list(
             self.host.strategies("openrtc_metrics_exporters", self.settings).values()
         )
+        self._set_version()
+        http_port = http_port or self.settings["http_port"]
         spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
         self.server = self.isolation.build_server(spec)
         self.server.on("worker_registered", self._on_registered)
@@ -263,6 +267,27 @@ class PoolRuntime:
                 exporter.close()
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
+
+    def _set_version(self) -> None:
+        """The version every call, snapshot and event of this worker carries."""
+        classes = [config.agent_cls for config in self.handlers.agents.values()]
+        version = deployment_version(self.settings["deployment_version"], classes)
+        self.handlers.version = self.state.deployment = version
+
+    def _connected(self) -> bool:
+        """Registered, and no attempt to reach LiveKit failed since (a lost connection is
+        being retried)."""
+        watch = self.registration
+        return self.registered.is_set() and (watch is None or watch.last_failure is None)
+
+    def _probes(self) -> WorkerProbes:
+        return WorkerProbes(
+            version=self.handlers.version,
+            registered=self._connected,
+            draining=lambda: self.state.draining,
+            load=self.load,
+            active=lambda: self.state.active,
+        )
 
     def _start_hot_reload(self, server: WorkerServer, devmode: bool) -> asyncio.Task[None] | None:
         if not HotReload.wanted(self.settings["reload"], devmode=devmode):
@@ -300,6 +325,7 @@ class PoolRuntime:
             on_connection_failed=registration.attempt_failed,
             job_failed=self.state.has_failed,
             apply_code=self.handlers.apply_code,
+            probes=self._probes().routes(),
         )
 
     async def _run_server(
@@ -367,15 +393,18 @@ class PoolRuntime:
             self.registration.last_failure = None
         self.registered.set()
         logger.info(
-            "worker %s registered (%s isolation) serving agents: %s",
+            "worker %s registered (%s isolation, version %s) serving agents: %s",
             worker_id,
             self.isolation.name,
+            self.handlers.version,
             ", ".join(self.handlers.agents),
         )
         logger.info("settings in force: %s", self.settings.overridden())
         self.emit(
             events.WorkerRegistered(
-                isolation=self.isolation.name, agents=tuple(self.handlers.agents)
+                isolation=self.isolation.name,
+                agents=tuple(self.handlers.agents),
+                version=self.handlers.version,
             )
         )
 

@@ -117,6 +117,23 @@ RELOAD = Setting(
         None if value in ("auto", "on", "off") else f"must be 'auto', 'on' or 'off', not {value!r}"
     ),
 )
+DEPLOYMENT_VERSION = Setting(
+    "deployment_version",
+    "str",
+    "",
+    "The version this worker runs, carried by every call (agent attribute openrtc.version), "
+    "snapshots, events and metrics; set it to your release or image tag. Empty: 'src-' and "
+    "8 hex digits of a hash of the registered agents' source files, the same wherever the "
+    "same code runs.",
+)
+HTTP_PORT = Setting(
+    "http_port",
+    "int",
+    0,
+    "Port of the worker's HTTP endpoints: /healthz (live), /readyz (registered, not "
+    "draining, not full), livekit's / and /worker; 0: a free port, logged at start.",
+    minimum=0,
+)
 STRICT_PLUGINS = Setting(
     "strict_plugins",
     "bool",
@@ -139,5 +156,7 @@ KERNEL_SETTINGS = (
     METRICS_INTERVAL,
     METRICS_JSON_FILE,
     RELOAD,
+    DEPLOYMENT_VERSION,
+    HTTP_PORT,
     *PLUGIN_SELECTION,
 )

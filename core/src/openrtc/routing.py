@@ -17,6 +17,8 @@ ROUTER_ATTRIBUTE = "openrtc.router"
 
 
 LABEL_ATTRIBUTE_PREFIX = "openrtc.label."
+VERSION_ATTRIBUTE = "openrtc.version"
+"""The deployment version of the worker that accepted the job."""
 
 
 def decision_attributes(decision: RouteDecision) -> dict[str, str]:

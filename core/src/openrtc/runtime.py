@@ -82,6 +82,8 @@ class RuntimeState:
         self._failed_in_job: set[str] = set()
         self._rejected_by: dict[str, int] = {}
         self._health: Callable[[], WorkerHealth | None] = lambda: None
+        self.deployment: str | None = None
+        """The deployment version, once the worker serves."""
         self._labels: dict[str, dict[str, LabelStats]] = {}
         self._admission: Callable[[], Mapping[str, Mapping[str, Any]]] = dict
 
@@ -212,7 +214,7 @@ class RuntimeState:
             active_by_label=by_label,
         )
 
-    def snapshot(self, deployment: str | None = None) -> RuntimeSnapshot:
+    def snapshot(self) -> RuntimeSnapshot:
         state = self.worker_state()
         active = state.active_by_agent
         per_agent = {
@@ -244,7 +246,7 @@ class RuntimeState:
             consecutive_failures=self.consecutive_failures,
             rss_bytes=current_rss_bytes(),
             per_agent=per_agent,
-            deployment=deployment,
+            deployment=self.deployment,
             health=self._health(),
             rejected_by_rule=dict(sorted(self._rejected_by.items())),
             per_label=per_label,

@@ -17,6 +17,7 @@ from openrtc.settings import Settings
 
 if TYPE_CHECKING:
     from openrtc.events import MetricsEvent, RuntimeSnapshot
+    from openrtc.probes import ProbeAnswer
 
 
 class RoutingError(ValueError):
@@ -241,6 +242,9 @@ class WorkerSpec:
     apply_code: Callable[[tuple[Any, ...]], None] | None = attrs.field(default=None, eq=False)
     """Runs reloaded agent code (the ``ModuleSource`` texts hot reload ran, in order) in a
     process that runs sessions and was forked from the worker, as the worker applied it."""
+    probes: Mapping[str, Callable[[], ProbeAnswer]] = attrs.field(factory=dict, eq=False)
+    """HTTP GET paths the worker answers for orchestrators (``/healthz``, ``/readyz``), each
+    with the function that answers it, on the worker's HTTP port."""
 
 
 @runtime_checkable

@@ -44,6 +44,7 @@ def build_worker_server(spec: WorkerSpec, jobs: JobRunner) -> WorkerServer:
             on_job_ended=spec.on_job_ended,
             job_failed=spec.job_failed,
             apply_code=spec.apply_code,
+            probes=spec.probes,
             on_connection_failed=spec.on_connection_failed,
             agent_name=spec.settings["dispatch_name"],
             ws_url=spec.ws_url,

@@ -80,7 +80,10 @@ async def test_metrics_endpoint_during_and_after_a_real_session(
         assert during.value("openrtc_sessions_started_total", agent="dental") == 1
         assert during.value("openrtc_jobs_routed_total", agent="dental", router="metadata") == 1
         assert during.total("openrtc_sessions_ended_total") == 0
-        assert during.value("openrtc_worker_info", isolation="coroutine", deployment="") == 1
+        # the version derived from the agents' sources, as the snapshot reports it
+        version = pool.runtime_snapshot().deployment
+        assert version is not None and version.startswith("src-")
+        assert during.value("openrtc_worker_info", isolation="coroutine", deployment=version) == 1
         resident = during.value("openrtc_resident_memory_bytes")
         assert resident is not None and resident > 50 * 2**20  # models are loaded in here
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
+from aiohttp import web
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
 from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
@@ -65,6 +66,9 @@ class ServerOptions:
     session hosts ask it after each job and report the answer with the job's end."""
     apply_code: Callable[[tuple[Any, ...]], None] | None = None
     """Runs reloaded agent code in a session host (see `WorkerSpec.apply_code`)."""
+    probes: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict)
+    """GET paths added to livekit's HTTP server, each answered by a function returning a
+    `ProbeAnswer` (status and JSON body), see `WorkerSpec.probes`."""
     on_connection_failed: Callable[[ConnectionFailed], None] | None = None
     """Called after each failed attempt to connect to LiveKit, before the retry. Before the
     first registration the server retries until it is closed: the caller bounds that."""
@@ -108,10 +112,13 @@ class _OpenRTCAgentServer(AgentServer):
         on_job_ended: Callable[[JobEnded], None] | None,
         job_failed: Callable[[str], bool] | None = None,
         apply_code: Callable[[tuple[Any, ...]], None] | None = None,
+        probes: Mapping[str, Callable[[], Any]] | None = None,
         on_connection_failed: Callable[[ConnectionFailed], None] | None = None,
         reconnect_attempts: int = RECONNECT_ATTEMPTS,
         **kwargs: Any,
     ) -> None:
+        self._openrtc_probes = dict(probes or {})
+        self._openrtc_http_server: Any = None
         # livekit's own loop stops at its first failed connection; _connection_task retries
         super().__init__(max_retry=0, **kwargs)
         self._openrtc_jobs = jobs
@@ -153,6 +160,23 @@ class _OpenRTCAgentServer(AgentServer):
             pool = adopt_process_pool(built, warm_processes=self._openrtc_jobs.warm_processes)
         pool.on("process_closed", self._report_job_ended)
         self._openrtc_pool = pool
+
+    @property
+    def _http_server(self) -> Any:
+        return self._openrtc_http_server
+
+    @_http_server.setter
+    def _http_server(self, built: Any) -> None:
+        # run() builds livekit's HTTP server (its health check "/" and "/worker") and adds its
+        # routes before starting it; the probes join them on the same port
+        self._openrtc_http_server = built
+        if built is not None and self._openrtc_probes:
+            built.app.add_routes(
+                [
+                    web.get(path, _probe_handler(answer))
+                    for path, answer in self._openrtc_probes.items()
+                ]
+            )
 
     def code_changed(self, sources: tuple[Any, ...]) -> bool:
         """Agent code was reloaded in the worker: make the sessions that start from now on
@@ -303,6 +327,7 @@ def build_server(options: ServerOptions) -> AgentServer:
         on_job_ended=options.on_job_ended,
         job_failed=options.job_failed,
         apply_code=options.apply_code,
+        probes=options.probes,
         on_connection_failed=options.on_connection_failed,
         reconnect_attempts=options.reconnect_attempts,
         **kwargs,
@@ -314,6 +339,14 @@ def build_server(options: ServerOptions) -> AgentServer:
         on_session_end=options.session_end_fnc,
     )
     return server
+
+
+def _probe_handler(answer: Callable[[], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(_: web.Request) -> web.Response:
+        found = answer()
+        return web.json_response(dict(found.body), status=found.status)
+
+    return handle
 
 
 def accept_attributes(ctx: JobContext) -> dict[str, str]:

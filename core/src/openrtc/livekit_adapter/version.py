@@ -26,6 +26,9 @@ _FIRST_UNSUPPORTED = (1, 9, 0)
 PRIVATE_NAMES_USED: tuple[str, ...] = (
     # the hook: run() assigns its freshly built pool to this attribute
     "livekit.agents.worker.AgentServer._proc_pool",
+    # run() assigns its HTTP server here and adds its routes before starting it; the
+    # orchestrator probes (/healthz, /readyz) are added to it the same way
+    "livekit.agents.worker.AgentServer._http_server",
     # the pool run() builds; the coroutine pool is made from the same arguments
     "livekit.agents.ipc.proc_pool.ProcPool",
     "livekit.agents.ipc.proc_pool.ProcPool._initialize_process_fnc",
