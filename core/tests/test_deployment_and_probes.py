@@ -54,3 +54,31 @@ def test_ready_names_every_reason_it_is_not() -> None:
     answer = probes.ready()
     assert answer.status == 503
     assert answer.body["reasons"] == ["draining", "full: reporting load 1.0"]
+
+
+def test_the_audit_trail_has_each_step_once_with_version_pid_and_counts() -> None:
+    import os
+
+    from openrtc.audit import DeploymentAudit
+    from openrtc.runtime import RuntimeState
+
+    state = RuntimeState(
+        isolation="coroutine", max_concurrent_sessions=5, consecutive_failure_limit=0
+    )
+    trail: list[object] = []
+    audit = DeploymentAudit(trail.append, state)
+    audit.drain_completed()  # no drain yet: nothing to report
+    audit.started("v7", "coroutine")
+    audit.registered("AW_1")
+    audit.registered("AW_1")  # a reconnection is not a second start
+    state.session_started("j1", "dental", "r")
+    state.session_started("j2", "dental", "r")
+    state.session_ended("j1", "succeeded")
+    audit.drain_started("SIGTERM")
+    audit.drain_completed()  # drain_timeout passed with j2 still live
+    kinds = [e.kind for e in trail]  # type: ignore[attr-defined]
+    assert kinds == ["deployment_started", "deployment_ready", "drain_started", "drain_completed"]
+    assert {(e.version, e.pid) for e in trail} == {("v7", os.getpid())}  # type: ignore[attr-defined]
+    completed = trail[-1]
+    assert (completed.sessions_left, completed.sessions_served) == (1, 2)  # type: ignore[attr-defined]
+    assert trail[2].active_sessions == 1  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ against a real livekit-server.
 ``/healthz`` answers 200 while the worker's loop answers at all; ``/readyz`` answers 200 only
 while LiveKit can give the worker calls: 503 before it registered (a server that is not up
 yet) and once it drains. The deployment version set on the command line is on the agent
-participant of a live call, in the snapshot, and in both probes' bodies.
+participant of a live call, in the snapshot, in both probes' bodies and on every record of
+the deployment audit trail, which has each of its steps once, in order.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from openrtc_testing.process import WorkerProcess
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 90.0
+AUDIT = ("deployment_started", "deployment_ready", "drain_started", "drain_completed")
 APP = """
 import sys
 from openrtc_providers_offline import offline_providers
@@ -84,6 +86,7 @@ def worker(tmp: Path, server: Any, port: int) -> WorkerProcess:
         app,
         server,
         *("--http-port", str(port), "--deployment-version", "v7"),
+        *("--metrics-jsonl", str(tmp / "events.jsonl")),
         snapshot_file=tmp / "snapshot.json",
         args_before=(str(AGENTS_DIR),),
         env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
@@ -133,6 +136,15 @@ async def test_ready_while_serving_not_ready_while_draining_and_the_call_carries
         await caller.leave()
         assert await serving.wait(TIMEOUT) == 0, serving.tail()
         assert "version v7" in "".join(serving.log)
+        pid = serving.proc.pid if serving.proc else None
+        lines = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        trail = [r for r in map(json.loads, lines) if r["kind"] in AUDIT]
+        assert [r["kind"] for r in trail] == list(AUDIT), trail
+        assert {(r["version"], r["pid"]) for r in trail} == {("v7", pid)}, trail
+        ready, drain_started, completed = trail[1], trail[2], trail[3]
+        assert ready["startup_s"] > 0 and ready["worker_id"]
+        assert drain_started["active_sessions"] == 1
+        assert (completed["sessions_left"], completed["sessions_served"]) == (0, 1), completed
     finally:
         if caller is not None:
             await caller.leave()

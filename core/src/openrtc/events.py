@@ -101,10 +101,49 @@ class AdmissionStateChanged(MetricsEvent):
 
 
 @attrs.frozen(kw_only=True)
+class DeploymentStarted(MetricsEvent):
+    """The worker of this version started serving: it is connecting to LiveKit."""
+
+    kind: ClassVar[str] = "deployment_started"
+    version: str
+    pid: int
+    isolation: str
+
+
+@attrs.frozen(kw_only=True)
+class DeploymentReady(MetricsEvent):
+    """The worker registered with LiveKit for the first time: it takes calls from now on."""
+
+    kind: ClassVar[str] = "deployment_ready"
+    version: str
+    pid: int
+    worker_id: str
+    startup_s: float
+    """From ``deployment_started`` to registration (prewarm, connecting)."""
+
+
+@attrs.frozen(kw_only=True)
 class DrainStarted(MetricsEvent):
     kind: ClassVar[str] = "drain_started"
     reason: str
     active_sessions: int
+    version: str = ""
+    pid: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class DrainCompleted(MetricsEvent):
+    """The drain ended: every live session finished, or ``drain_timeout`` passed."""
+
+    kind: ClassVar[str] = "drain_completed"
+    reason: str
+    version: str
+    pid: int
+    drained_s: float
+    sessions_left: int
+    """Sessions still live when it ended (cancelled next); 0 unless drain_timeout passed."""
+    sessions_served: int
+    """Sessions this worker started since it began."""
 
 
 @attrs.frozen(kw_only=True)

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from openrtc import admission, events
+from openrtc.audit import DeploymentAudit
 from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
 from openrtc.deployment import deployment_version
@@ -85,6 +86,11 @@ class PoolRuntime:
     """The pool's registry (the same mapping): hot reload swaps classes in it."""
     hot_reload: HotReload | None = None
     """Set while agent files are watched (``reload`` setting)."""
+    audit: DeploymentAudit = attrs.field(init=False)
+    """The deployment audit trail: started, ready, drain started and completed."""
+
+    def __attrs_post_init__(self) -> None:
+        self.audit = DeploymentAudit(self.emit, self.state)
 
     @classmethod
     def build(
@@ -273,6 +279,7 @@ class PoolRuntime:
         classes = [config.agent_cls for config in self.handlers.agents.values()]
         version = deployment_version(self.settings["deployment_version"], classes)
         self.handlers.version = self.state.deployment = version
+        self.audit.started(version, self.isolation.name)
 
     def _connected(self) -> bool:
         """Registered, and no attempt to reach LiveKit failed since (a lost connection is
@@ -392,6 +399,7 @@ class PoolRuntime:
         if self.registration is not None:
             self.registration.last_failure = None
         self.registered.set()
+        self.audit.registered(worker_id)
         logger.info(
             "worker %s registered (%s isolation, version %s) serving agents: %s",
             worker_id,
@@ -413,7 +421,7 @@ class PoolRuntime:
         if self.state.draining:
             return
         self.state.draining = True
-        self.emit(events.DrainStarted(reason=reason, active_sessions=self.state.active))
+        self.audit.drain_started(reason)
         logger.info("draining (%s): %d live sessions", reason, self.state.active)
         server = self.server
         if server is None:
@@ -427,6 +435,7 @@ class PoolRuntime:
                 timeout,
                 self.state.active,
             )
+        self.audit.drain_completed()
         await server.aclose()
 
     def _failure_limit_reached(self, failures: int) -> None:
