@@ -7,7 +7,7 @@ So the handlers pickle as a :class:`SessionProcessFunctions` around a :class:`Po
 the registered agents, the pool's ``default_session_kwargs``, the resolved settings (the default
 providers among them) and the in-process plugins.
 The job process loads the same installed plugins with the same selection and rebuilds its own
-handlers from it, through the same ``PoolRuntime.build`` the worker used: the worker hands
+handlers from it, through the same ``pool_build.build_runtime`` the worker used: the worker hands
 that function over with the blueprint (pickled by reference), so this module needs no import
 of the runtime it serves.
 
@@ -194,7 +194,7 @@ class SessionProcessFunctions:
     ) -> None:
         self.blueprint = blueprint
         self.rebuild = rebuild
-        """Builds a pool's handlers from the contents (``PoolRuntime.handlers_from``)."""
+        """Builds a pool's handlers from the contents (``pool_build.handlers_from``)."""
         self._handlers: JobHandlers | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ from openrtc import discovery
 from openrtc.config import AgentConfig, AgentConfigError, ProviderValue, check_agent_name
 from openrtc.events import RuntimeSnapshot
 from openrtc.plugins import PluginCandidate, PluginRecord, check_blocked_names, find_candidates
-from openrtc.pool_runtime import PoolRuntime
+from openrtc.pool_build import build_runtime
 from openrtc.session import PoolDefaults
 from openrtc.strategies import JobVerdict, WorkerState
 
@@ -112,7 +112,7 @@ class AgentPool:
         self._candidates: list[PluginCandidate] = find_candidates()
         self._agents: dict[str, AgentConfig] = {}
         self._flags: dict[str, Any] = {}
-        self._runtime = PoolRuntime.build(
+        self._runtime = build_runtime(
             candidates=self._candidates,
             constructor=self._constructor_settings,
             flags={},
@@ -186,7 +186,7 @@ class AgentPool:
             return
         self._extra_plugins.update(added)
         self._flags = given
-        self._runtime = PoolRuntime.build(
+        self._runtime = build_runtime(
             candidates=self._candidates,
             constructor=self._constructor_settings,
             flags=given,

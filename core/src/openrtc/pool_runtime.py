@@ -1,46 +1,36 @@
-"""What a pool is built into: plugins, resolved settings, chosen strategies, counters, worker."""
+"""What a pool is built into (plugins, resolved settings, chosen strategies, counters) and how
+it serves: the worker, its metrics, its drain. ``pool_build`` makes one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import logging
-from collections.abc import Coroutine, Mapping, MutableMapping, Sequence
+from collections.abc import Coroutine, Mapping, MutableMapping
 from typing import Any
 
 import attrs
 
 from openrtc import admission, events
 from openrtc.audit import DeploymentAudit
-from openrtc.blueprint import BlueprintContents, PoolBlueprint, SessionProcessFunctions
 from openrtc.config import AgentConfig, ConfigurationError
 from openrtc.deployment import deployment_version
 from openrtc.health import LoopMonitor, serving_health
 from openrtc.hot_reload import HotReload
 from openrtc.jobs import JobHandlers
-from openrtc.labels import check_label_keys
-from openrtc.plugins import (
-    PluginCandidate,
-    PluginHost,
-    find_candidates,
-    load_and_resolve,
-    select,
-)
+from openrtc.plugins import PluginHost
 from openrtc.probes import WorkerProbes
 from openrtc.registration import LiveKitConnectionError, RegistrationWatch, connection_values
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
-from openrtc.session import PoolDefaults
 from openrtc.settings import Settings
 from openrtc.snapshots import SnapshotTicker
 from openrtc.strategies import (
     AdmissionRule,
     IsolationMode,
     JobEnded,
-    JobLabeler,
     MetricsExporter,
-    Router,
     WorkerServer,
     WorkerSpec,
 )
@@ -91,87 +81,6 @@ class PoolRuntime:
 
     def __attrs_post_init__(self) -> None:
         self.audit = DeploymentAudit(self.emit, self.state)
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        candidates: Sequence[PluginCandidate],
-        constructor: Mapping[str, Any],
-        flags: Mapping[str, Any],
-        extra_plugins: Mapping[str, object],
-        agents: MutableMapping[str, AgentConfig],
-        session_kwargs: Mapping[str, Any],
-    ) -> PoolRuntime:
-        """Load the plugins, resolve every setting and build the job handlers.
-
-        ``session_kwargs`` is the pool's ``default_session_kwargs``; the provider and greeting
-        defaults are settings like any other."""
-        loaded = load_and_resolve(
-            flags=flags, constructor=constructor, extra=extra_plugins, candidates=candidates
-        )
-        host, settings = loaded.host, loaded.settings
-        modes: dict[str, IsolationMode] = host.strategies("openrtc_isolation_modes", settings)
-        isolation = select(
-            "isolation mode",
-            settings["isolation"],
-            modes,
-            setting="isolation / OPENRTC_ISOLATION / --isolation",
-        )
-        routers: dict[str, Router] = host.strategies("openrtc_routers", settings)
-        chain = RouterChain.build(routers, settings["routers"])
-        rules: dict[str, AdmissionRule] = host.strategies("openrtc_admission_rules", settings)
-        labelers: dict[str, JobLabeler] = host.strategies("openrtc_job_labelers", settings)
-        check_label_keys(labelers)
-        state = RuntimeState(
-            isolation=isolation.name,
-            max_concurrent_sessions=settings["max_concurrent_sessions"],
-            consecutive_failure_limit=settings["consecutive_failure_limit"],
-        )
-        runtime = cls(
-            host=host,
-            settings=settings,
-            isolation=isolation,
-            router_chain=chain,
-            admission_rules=rules,
-            state=state,
-            agents=agents,
-        )
-        runtime.handlers = JobHandlers(
-            host=host,
-            settings=settings,
-            chain=chain,
-            admission_rules=rules,
-            agents=agents,
-            defaults=PoolDefaults.from_settings(settings, session_kwargs),
-            state=state,
-            emit=runtime.emit,
-            labelers=labelers,
-            extra_plugins={
-                k: v
-                for k, v in extra_plugins.items()
-                if k not in loaded.selection["disable_plugins"]
-            },
-            on_not_launched=runtime._job_ended,
-            ship=_ship_to_session_process,
-        )
-        state.on_failure_limit(runtime._failure_limit_reached)
-        state.report_admission(lambda: admission.reports(rules))
-        return runtime
-
-    @classmethod
-    def handlers_from(cls, contents: BlueprintContents) -> JobHandlers:
-        """The job handlers of a pool rebuilt from a blueprint, in a session process."""
-        runtime = cls.build(
-            candidates=find_candidates(),
-            constructor={},
-            # the worker's resolved values win over this process's environment
-            flags={k: v for k, v in contents.settings.items() if v is not None},
-            extra_plugins=contents.extra_plugins,
-            agents={agent.name: agent for agent in contents.agents},
-            session_kwargs=contents.session_kwargs,
-        )
-        return runtime.handlers
 
     # -- metrics --------------------------------------------------------------------------
 
@@ -241,7 +150,7 @@ class PoolRuntime:
         self.exporters = list(
             self.host.strategies("openrtc_metrics_exporters", self.settings).values()
         )
-        self._set_version()
+        self._start_deployment()
         http_port = http_port or self.settings["http_port"]
         spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
         self.server = self.isolation.build_server(spec)
@@ -274,8 +183,9 @@ class PoolRuntime:
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
 
-    def _set_version(self) -> None:
-        """The version every call, snapshot and event of this worker carries."""
+    def _start_deployment(self) -> None:
+        """Decide the version every call, snapshot and event carries, and open the audit
+        trail with it."""
         classes = [config.agent_cls for config in self.handlers.agents.values()]
         version = deployment_version(self.settings["deployment_version"], classes)
         self.handlers.version = self.state.deployment = version
@@ -443,7 +353,3 @@ class PoolRuntime:
         self.supervisor_task = worker_task(
             self.drain(f"{failures} consecutive session failures"), "openrtc-drain"
         )
-
-
-def _ship_to_session_process(handlers: JobHandlers) -> tuple[Any, ...]:
-    return (SessionProcessFunctions, (PoolBlueprint.of(handlers), PoolRuntime.handlers_from))
