@@ -247,7 +247,7 @@ class RuntimeState:
             rss_bytes=current_rss_bytes(),
             per_agent=per_agent,
             deployment=self.deployment,
-            health=self._health(),
+            health=state.health,
             rejected_by_rule=dict(sorted(self._rejected_by.items())),
             per_label=per_label,
             admission=self._admission(),

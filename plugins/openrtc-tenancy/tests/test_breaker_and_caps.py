@@ -151,3 +151,13 @@ def test_the_worker_reports_full_when_every_listed_tenant_is_at_its_cap() -> Non
     assert not every_tenant_at_cap(config, {"acme": 2, "bravo": 1}, **loose)  # type: ignore[arg-type]
     uncapped = parse("[tenants.acme]\nmax_sessions = 2\n[tenants.bravo]\n", "t")
     assert not every_tenant_at_cap(uncapped, {"acme": 2, "bravo": 9}, **strict)  # type: ignore[arg-type]
+
+
+def test_starts_of_a_tenant_without_a_rate_cap_are_not_kept_forever() -> None:
+    clock = Clock()
+    rules = TenantRules(lambda: parse("[tenants.a]\n", "t"), SETTINGS, clock=clock)
+    for job in ("a1", "a2", "a3"):
+        rules.observe(started(job, "a"))
+    clock.now += 61
+    rules.observe(started("a4", "a"))
+    assert len(rules._starts["a"]) == 1  # only the last 60 s are held

@@ -92,10 +92,13 @@ class TenantRules:
         starts = self._starts.get(tenant)
         if not starts:
             return 0
+        self._trim(starts)
+        return len(starts)
+
+    def _trim(self, starts: deque[float]) -> None:
         horizon = self._clock() - RATE_WINDOW_S
         while starts and starts[0] < horizon:
             starts.popleft()
-        return len(starts)
 
     # -- rule: tenant_breaker ------------------------------------------------------------
 
@@ -114,7 +117,9 @@ class TenantRules:
             return ()
         change: Transition | None = None
         if isinstance(event, events.SessionStarted):
-            self._starts.setdefault(tenant, deque()).append(self._clock())
+            starts = self._starts.setdefault(tenant, deque())
+            starts.append(self._clock())
+            self._trim(starts)  # a tenant with no rate cap is never checked: keep 60 s only
             change = self.breaker(tenant).started(event.job_id)
         elif isinstance(event, events.SessionEnded) and event.outcome != "cancelled":
             change = self.breaker(tenant).ended(event.job_id, failed=event.outcome == "failed")
