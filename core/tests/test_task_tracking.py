@@ -13,7 +13,7 @@ from livekit.agents.job import _JobContextVar
 
 from openrtc.livekit_adapter import task_tracking
 from openrtc.livekit_adapter.task_tracking import JobTaskTracker
-from openrtc.pool_runtime import worker_task
+from openrtc.worker_tasks import worker_task
 
 
 class _Job:

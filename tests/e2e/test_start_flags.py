@@ -70,6 +70,10 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "hybrid.start_timeout": ("45", "45.0"),
         "deployment_version": ("2026.12.1", "2026.12.1"),
         "http_port": (str(free_tcp_port()), "<port>"),
+        # no other worker of dispatch name flags-e2e runs: the takeover takes over nothing
+        "takeover": ("true", "True"),
+        "takeover_timeout": ("90", "90.0"),
+        "control_dir": (str(tmp / "ctl"), str(tmp / "ctl")),
         "tenancy.sources": ("room,job", "room,job"),
         "tenancy.field": ("customer", "customer"),
         "tenancy.default": ("house", "house"),

@@ -1,9 +1,11 @@
 """The deployment audit trail: one record at each step of a worker version's life.
 
 ``deployment_started`` when the worker begins serving, ``deployment_ready`` at its first
-registration, ``drain_started`` and ``drain_completed`` around its drain, each with the
-version, the pid and the counts, sent to every exporter like any other event. An operator
-reading them in order sees when a version took calls and when it let go of the last one.
+registration, ``drain_started`` and ``drain_completed`` around its drain, and
+``deployment_rolled_back`` when a new version that was to take over from it failed to start,
+each with the version, the pid and the counts, sent to every exporter like any other event.
+An operator reading them in order sees when a version took calls and when it let go of the
+last one.
 """
 
 from __future__ import annotations
@@ -72,3 +74,16 @@ class DeploymentAudit:
             )
         )
         self._drain_started_at = None
+
+    def rolled_back(self, *, failed_version: str, failed_pid: int, reason: str) -> None:
+        """A worker that was to take over from this one failed before it registered."""
+        self._emit(
+            events.DeploymentRolledBack(
+                version=self.version,
+                pid=os.getpid(),
+                failed_version=failed_version,
+                failed_pid=failed_pid,
+                reason=reason,
+                active_sessions=self._state.active,
+            )
+        )

@@ -147,6 +147,22 @@ class DrainCompleted(MetricsEvent):
 
 
 @attrs.frozen(kw_only=True)
+class DeploymentRolledBack(MetricsEvent):
+    """A new version started to take over from this worker failed before it registered; this
+    worker, of ``version``, keeps serving."""
+
+    kind: ClassVar[str] = "deployment_rolled_back"
+    version: str
+    pid: int
+    failed_version: str
+    """The version that failed; empty when it failed before it knew its version (an agent
+    that did not import)."""
+    failed_pid: int
+    reason: str
+    active_sessions: int
+
+
+@attrs.frozen(kw_only=True)
 class AgentReloaded(MetricsEvent):
     """A saved agent file was reloaded (``outcome`` applied) or left as it was (failed)."""
 

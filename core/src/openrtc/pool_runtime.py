@@ -4,9 +4,9 @@ it serves: the worker, its metrics, its drain. ``pool_build`` makes one."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-from collections.abc import Coroutine, Mapping, MutableMapping
+import time
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import attrs
@@ -34,19 +34,11 @@ from openrtc.strategies import (
     WorkerServer,
     WorkerSpec,
 )
+from openrtc.takeover import Deployment
+from openrtc.worker_control import TakeoverError, WorkerControl
+from openrtc.worker_tasks import worker_task
 
 logger = logging.getLogger("openrtc.pool")
-
-
-def worker_task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    """Start a task that belongs to the worker, not to whichever job is running now.
-
-    Callers can run inside a job's context: a session's failure reaches the supervisor from
-    its job, and a signal handler interrupts whatever task the loop was running. A task created
-    there inherits that context, so the job task tracker counts it as the job's own and cancels
-    it when the job ends: the drain would be cancelled by the very job whose end it awaits.
-    """
-    return asyncio.get_running_loop().create_task(coro, name=name, context=contextvars.Context())
 
 
 @attrs.define
@@ -78,6 +70,8 @@ class PoolRuntime:
     """Set while agent files are watched (``reload`` setting)."""
     audit: DeploymentAudit = attrs.field(init=False)
     """The deployment audit trail: started, ready, drain started and completed."""
+    control: WorkerControl | None = None
+    """Set by ``serve``: the control socket (``info``, ``drain``) and the takeover, if any."""
 
     def __attrs_post_init__(self) -> None:
         self.audit = DeploymentAudit(self.emit, self.state)
@@ -151,6 +145,11 @@ class PoolRuntime:
             self.host.strategies("openrtc_metrics_exporters", self.settings).values()
         )
         self._start_deployment()
+        deployment = Deployment(connection["LIVEKIT_URL"], self.settings["dispatch_name"])
+        control = self.control = WorkerControl(
+            self, deployment, started_at=time.time(), drain=self._drain_soon
+        )
+        await control.open()
         http_port = http_port or self.settings["http_port"]
         spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
         self.server = self.isolation.build_server(spec)
@@ -173,7 +172,12 @@ class PoolRuntime:
                 unregistered=join is not None,
                 connecting=connecting,
             )
+        except BaseException as exc:  # re-raised: a takeover that ends here has failed
+            if not self.registered.is_set():
+                await control.failed(str(exc) or type(exc).__name__)
+            raise
         finally:
+            await control.close()
             if reloading is not None:
                 reloading.cancel()
             await self.monitor.stop()
@@ -255,6 +259,8 @@ class PoolRuntime:
         connecting: asyncio.Event,
     ) -> None:
         running = asyncio.ensure_future(server.run(devmode=devmode, unregistered=unregistered))
+        control = self.control
+        bound = control.start_bound(server.aclose) if control is not None else None
         try:
             if not unregistered:
                 await registration.bound_first_registration(
@@ -265,6 +271,13 @@ class PoolRuntime:
                     draining=lambda: self.state.draining,
                 )
             await running
+            if control is not None and control.timed_out is not None:
+                raise TakeoverError(
+                    f"not registered with LiveKit within takeover_timeout "
+                    f"({control.timed_out:g} s); nothing was taken over"
+                )
+        except TakeoverError:
+            raise
         except Exception as exc:
             # whatever ended the server, what it opened (its HTTP session above all) is closed
             # here, not found unclosed by the interpreter at exit
@@ -279,6 +292,9 @@ class PoolRuntime:
             # a second signal cancelled the serving task: close the server all the same
             await server.aclose()
             raise
+        finally:
+            if bound is not None:
+                bound.cancel()
 
     def _joiner(
         self, join: RoomJoin, connection: Mapping[str, str], server: WorkerServer
@@ -310,6 +326,8 @@ class PoolRuntime:
             self.registration.last_failure = None
         self.registered.set()
         self.audit.registered(worker_id)
+        if self.control is not None:
+            self.control.registered()
         logger.info(
             "worker %s registered (%s isolation, version %s) serving agents: %s",
             worker_id,

@@ -134,6 +134,29 @@ HTTP_PORT = Setting(
     "draining, not full), livekit's / and /worker; 0: a free port, logged at start.",
     minimum=0,
 )
+TAKEOVER = Setting(
+    "takeover",
+    "bool",
+    False,
+    "Take over from the workers of the same deployment (same LiveKit URL and dispatch_name) "
+    "already running on this host: once this worker has registered, they drain and exit 0 "
+    "after their last call. If it fails to start within takeover_timeout, none drains.",
+)
+TAKEOVER_TIMEOUT = Setting(
+    "takeover_timeout",
+    "float",
+    120.0,
+    "Seconds a worker started with --takeover has to import, prewarm and register; past "
+    "them it exits 1 and the running workers keep serving (0: no limit).",
+    minimum=0,
+)
+CONTROL_DIR = Setting(
+    "control_dir",
+    "str",
+    "",
+    "Directory of the workers' control sockets (takeover, `openrtc top`); it must be private "
+    "to this user. Empty: $XDG_RUNTIME_DIR/openrtc, or /tmp/openrtc-<uid> without it.",
+)
 STRICT_PLUGINS = Setting(
     "strict_plugins",
     "bool",
@@ -158,5 +181,8 @@ KERNEL_SETTINGS = (
     RELOAD,
     DEPLOYMENT_VERSION,
     HTTP_PORT,
+    TAKEOVER,
+    TAKEOVER_TIMEOUT,
+    CONTROL_DIR,
     *PLUGIN_SELECTION,
 )

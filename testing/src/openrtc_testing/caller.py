@@ -117,7 +117,9 @@ class Caller:
         """The sid of this caller's microphone track, once published."""
         return None if self._publication is None else self._publication.sid
 
-    async def join(self, timeout_s: float = 15.0) -> Caller:
+    async def join(self, timeout_s: float = 15.0, *, microphone: bool = True) -> Caller:
+        """Connect and publish a microphone track; ``microphone=False`` only listens (the agent
+        then has no audio to run its VAD on: a call that costs the worker little)."""
         token = make_token(
             self.server, room=self.room_name, identity=self.identity, attributes=self.attributes
         )
@@ -129,6 +131,9 @@ class Caller:
             self.room.connect(self.server.url, token, rtc.RoomOptions(auto_subscribe=True)),
             timeout_s,
         )
+        if not microphone:
+            self.joined_at = time.monotonic()
+            return self
         self._source = rtc.AudioSource(self.sample_rate, 1, queue_size_ms=200)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)

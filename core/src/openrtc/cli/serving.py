@@ -58,7 +58,7 @@ async def serve_until_signalled(
     devmode: bool,
     join: RoomJoin | None = None,
 ) -> None:
-    from openrtc.pool_runtime import worker_task
+    from openrtc.worker_tasks import worker_task
 
     loop = asyncio.get_running_loop()
     serving = asyncio.create_task(
@@ -98,6 +98,7 @@ def run_worker(
     from openrtc.config import ConfigurationError
     from openrtc.registration import LiveKitConnectionError
     from openrtc.room_join import RoomJoinError
+    from openrtc.worker_control import TakeoverError
 
     try:
         asyncio.run(
@@ -108,7 +109,7 @@ def run_worker(
     except ConfigurationError as exc:
         logger.error("%s", exc)
         return 2
-    except LiveKitConnectionError as exc:
+    except (LiveKitConnectionError, TakeoverError) as exc:
         logger.error("%s", exc)
         return 1
     except RoomJoinError:

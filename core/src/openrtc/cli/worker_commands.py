@@ -6,7 +6,7 @@ which cannot resolve aliases such as ``Url`` from their names, so they stay real
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from openrtc.cli.main import CliContext
     from openrtc.pool import AgentPool
-    from openrtc.settings import Setting
+    from openrtc.settings import Setting, Settings
 
 OptStr = Optional[str]  # noqa: UP045  typer evaluates these annotations at run time
 
@@ -89,8 +89,13 @@ def build_pool(
     agents_dir_option: str | None,
     flags: dict[str, Any],
     plugins: dict[str, object] | None = None,
+    failed: "Callable[[Settings, str], None] | None" = None,
 ) -> "AgentPool":
-    """The pool of ``pool.run()``, or a new one from the agents directory; flags applied."""
+    """The pool of ``pool.run()``, or a new one from the agents directory; flags applied.
+
+    Flags are applied before the directory's agents are imported, so that ``failed`` hears
+    an agent that does not import together with the settings in force, before the command
+    exits 2."""
     from openrtc.config import AgentConfigError
     from openrtc.plugins import PluginError, UnknownStrategyError
     from openrtc.settings import SettingError
@@ -100,19 +105,32 @@ def build_pool(
     directory = agents_dir or agents_dir_option
     cli: CliContext = ctx.obj
     given, new_pool = cli.pool, cli.new_pool
+    if given is None and (directory is None or new_pool is None):
+        raise _fail("no agents directory; run e.g. 'openrtc start ./agents'")
     try:
-        if given is None:
-            if directory is None or new_pool is None:
-                raise _fail("no agents directory; run e.g. 'openrtc start ./agents'")
-            pool = new_pool()
-        else:
-            pool = given
-        if directory is not None:
-            pool.discover(directory)
+        pool = given if given is not None else new_pool()  # type: ignore[misc]
         pool.apply_flags(flags, plugins=plugins)
     except (AgentConfigError, PluginError, SettingError, UnknownStrategyError) as exc:
         raise _fail(str(exc)) from None
+    try:
+        if directory is not None:
+            pool.discover(directory)
+    except AgentConfigError as exc:
+        error = _fail(str(exc))
+        if failed is not None:
+            failed(pool.settings, str(exc))
+        raise error from None
     return pool
+
+
+def tell_takeover_failed(settings: "Settings", url: str | None, reason: str) -> None:
+    """A worker started with ``--takeover`` whose agents do not import: the workers it was to
+    take over from record the rollback."""
+    import os
+
+    from openrtc.takeover import report_failed_start
+
+    report_failed_start(settings, url or os.environ.get("LIVEKIT_URL", ""), reason)
 
 
 def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
@@ -138,7 +156,14 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
                 configure_logging(log_level, view.console)
             else:
                 configure_logging(log_level)
-            pool = build_pool(ctx, agents_dir, agents_dir_option, flags, plugins)
+            pool = build_pool(
+                ctx,
+                agents_dir,
+                agents_dir_option,
+                flags,
+                plugins,
+                failed=lambda settings, reason: tell_takeover_failed(settings, url, reason),
+            )
             from openrtc.cli.serving import run_worker
 
             code = run_worker(

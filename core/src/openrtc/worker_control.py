@@ -1,0 +1,159 @@
+"""What a serving worker answers on its control socket, and its part in a takeover.
+
+``info`` describes the worker (pid, version, deployment, state, counts); ``drain`` starts its
+drain on behalf of a worker taking over; ``takeover_failed`` records in its audit trail that a
+new version failed to take over, so it keeps serving. The control socket is opened when the
+worker starts serving and closed when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from openrtc.config import ConfigurationError
+from openrtc.control_socket import ControlServer, ControlSocketError, control_dir
+from openrtc.takeover import DRAIN_OP, FAILED_OP, INFO_OP, Deployment, Takeover
+from openrtc.worker_tasks import worker_task
+
+if TYPE_CHECKING:
+    from openrtc.pool_runtime import PoolRuntime
+
+logger = logging.getLogger("openrtc.control")
+
+
+class TakeoverError(RuntimeError):
+    """A worker started with ``takeover`` did not register within ``takeover_timeout``."""
+
+
+class WorkerControl:
+    """One worker's control socket and, when it was started with ``takeover``, its takeover."""
+
+    def __init__(
+        self,
+        runtime: PoolRuntime,
+        deployment: Deployment,
+        *,
+        started_at: float,
+        drain: Callable[[str], None],
+    ) -> None:
+        self._runtime = runtime
+        self._deployment = deployment
+        self._started_at = started_at
+        self._drain = drain
+        self.server: ControlServer | None = None
+        self.takeover: Takeover | None = None
+
+    async def open(self) -> None:
+        """Listen on the control socket. Without ``takeover`` a socket that cannot be opened
+        costs the socket only (one warning); with it, it is a configuration error."""
+        settings = self._runtime.settings
+        wanted = bool(settings["takeover"])
+        try:
+            directory = control_dir(settings["control_dir"])
+            server = ControlServer(
+                directory,
+                {INFO_OP: self._info, DRAIN_OP: self._drain_request, FAILED_OP: self._failed},
+            )
+            await server.start()
+        except (ControlSocketError, OSError) as exc:
+            if wanted:
+                raise ConfigurationError(f"--takeover needs a control socket: {exc}") from None
+            logger.warning("no control socket (openrtc top, takeover): %s", exc)
+            return
+        self.server = server
+        if wanted:
+            self.takeover = Takeover(
+                directory, self._deployment, self._runtime.handlers.version, self._started_at
+            )
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    async def _info(self, _: Mapping[str, Any]) -> Mapping[str, Any]:
+        runtime = self._runtime
+        return {
+            "pid": os.getpid(),
+            "version": runtime.handlers.version,
+            "url": self._deployment.url,
+            "dispatch_name": self._deployment.dispatch_name,
+            "isolation": runtime.isolation.name,
+            "started_at": self._started_at,
+            "registered": runtime.registered.is_set(),
+            "worker_id": runtime.worker_id,
+            "draining": runtime.state.draining,
+            "active": runtime.state.active,
+            "load": round(runtime.load(), 3),
+            "agents": list(runtime.handlers.agents),
+        }
+
+    async def _drain_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        by = _who(request)
+        active = self._runtime.state.active
+        if not self._runtime.state.draining:
+            logger.info("taken over by %s: draining %d live calls", by, active)
+            self._drain(f"taken over by {by}")
+        return {"draining": True, "active": active}
+
+    async def _failed(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        by = request.get("by") or {}
+        reason = str(request.get("reason", ""))
+        logger.warning(
+            "%s failed to take over (%s); this worker keeps serving", _who(request), reason
+        )
+        self._runtime.audit.rolled_back(
+            failed_version=str(by.get("version", "")),
+            failed_pid=int(by.get("pid", 0) or 0),
+            reason=reason,
+        )
+        return {"recorded": True}
+
+    # -- the new worker's side ------------------------------------------------------------
+
+    def registered(self) -> None:
+        """The first registration: the moment to ask the older workers to drain."""
+        if self.takeover is not None and not self._runtime.state.draining:
+            takeover, self.takeover = self.takeover, None
+            worker_task(_drain_quietly(takeover), "openrtc-takeover")
+
+    async def failed(self, reason: str) -> None:
+        """This worker stopped before it registered: the takeover did not happen."""
+        if self.takeover is not None:
+            takeover, self.takeover = self.takeover, None
+            # the cause is the worker's own error line; this one says what follows from it
+            logger.info("takeover did not happen: the running workers keep serving")
+            await takeover.report_failure(reason)
+
+    def start_bound(self, server_closed: Callable[[], Any]) -> asyncio.Task[None] | None:
+        """With ``takeover`` and a ``takeover_timeout``: close the server if it has not
+        registered in time (``timed_out`` then says so)."""
+        limit = float(self._runtime.settings["takeover_timeout"])
+        if self.takeover is None or not limit:
+            return None
+
+        async def bound() -> None:
+            try:
+                await asyncio.wait_for(self._runtime.registered.wait(), limit)
+            except TimeoutError:
+                self.timed_out = limit
+                await server_closed()
+
+        return worker_task(bound(), "openrtc-takeover-bound")
+
+    timed_out: float | None = None
+
+
+def _who(request: Mapping[str, Any]) -> str:
+    by = request.get("by") or {}
+    return f"version {by.get('version', '?')} (pid {by.get('pid', '?')})"
+
+
+async def _drain_quietly(takeover: Takeover) -> None:
+    try:
+        await takeover.drain_peers()
+    except Exception:  # the new worker serves either way; the old ones keep serving too
+        logger.exception("takeover: asking the older workers to drain failed")
