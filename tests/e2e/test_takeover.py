@@ -22,12 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from openrtc_demo import AGENTS_DIR
-from openrtc_testing.caller import Caller
+from openrtc_testing.calls import HeldCall, ListeningCall, hold_call
 from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import new_room_name
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
 
@@ -66,15 +64,6 @@ ENV = {
 }
 
 
-@attrs.define
-class Call:
-    dispatched_at: float
-    room: str = ""
-    version: str | None = None
-    error: str | None = None
-    agent_stayed: bool = False
-
-
 @pytest.fixture
 def control_dir() -> Iterator[Path]:
     # short: a Unix socket path is limited to about 100 bytes, pytest's tmp_path is long
@@ -105,46 +94,23 @@ def records(tmp: Path, version: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-async def one_call(server: LocalLiveKitServer, admin: ServerAdmin, call: Call) -> None:
-    room = call.room = new_room_name("handover")
-    caller: Caller | None = None
-    try:
-        await admin.create_room(room)
-        caller = await Caller(server, room).join(microphone=False)
-        await admin.create_dispatch(
-            agent_name=NAME, room=room, metadata=json.dumps({"agent": "dental"})
-        )
-        # wall clock, to compare with the workers' records: the dispatch exists from here on
-        call.dispatched_at = time.time()
-        agent = await caller.wait_for_participant(30.0, agent=True)
-        call.version = agent.attributes.get("openrtc.version")
-        await asyncio.sleep(HOLD_S)
-        call.agent_stayed = agent.identity in caller.room.remote_participants
-    except Exception as exc:  # reported per call below, with every other call's outcome
-        call.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if caller is not None:
-            await caller.leave()
-        await admin.delete_room(room)
-
-
 async def calls_every(
     server: LocalLiveKitServer, admin: ServerAdmin, every_s: float, for_s: float
-) -> tuple[list[Call], list[asyncio.Task[None]]]:
-    calls: list[Call] = []
+) -> list[asyncio.Task[HeldCall]]:
+    """Start a call every ``every_s`` for ``for_s`` seconds; each is held ``HOLD_S``."""
     tasks = []
     end = time.monotonic() + for_s
     while time.monotonic() < end:
-        call = Call(dispatched_at=time.time())
-        calls.append(call)
-        tasks.append(asyncio.create_task(one_call(server, admin, call)))
+        call = ListeningCall(server, admin, NAME, prefix="handover")
+        tasks.append(asyncio.create_task(hold_call(call, HOLD_S)))
         await asyncio.sleep(every_s)
-    return calls, tasks
+    return tasks
 
 
-def described(calls: list[Call], t0: float) -> list[str]:
+def described(calls: list[HeldCall], t0: float) -> list[str]:
     return [
-        f"{c.dispatched_at - t0:.1f} s: {c.version or c.error or 'agent left early'}" for c in calls
+        f"{c.call.dispatched_at - t0:.1f} s: {c.call.version or c.call.error or 'dropped'}"
+        for c in calls
     ]
 
 
@@ -183,13 +149,12 @@ async def test_a_new_version_takes_over_while_calls_keep_arriving(
         await asyncio.sleep(15.0)
         await v2.start()
         await v1.wait_for_line("taken over by version v2", TIMEOUT)
-        calls, tasks = await load
-        await asyncio.gather(*tasks)
+        calls = await asyncio.gather(*await load)
         v1_code, v1_exited = await v1_exit
 
         # the workers' own clocks: when v2 could first be given a call, when v1 stopped
         # taking them
-        t0 = calls[0].dispatched_at
+        t0 = calls[0].call.dispatched_at
         timeline = {
             "v2 started": first(tmp_path, "v2", "deployment_started"),
             "v2 registered": first(tmp_path, "v2", "deployment_ready"),
@@ -201,10 +166,10 @@ async def test_a_new_version_takes_over_while_calls_keep_arriving(
             "v1 exited": v1_exited,
         }
         shown = ", ".join(f"{key} {at - t0:.1f}" for key, at in timeline.items())
-        failed = [c for c in calls if c.error or not c.agent_stayed]
+        failed = [c for c in calls if not c.ok]
         server_log = livekit_server.log_path.read_text(encoding="utf-8", errors="replace")
         about_failed = [
-            line for line in server_log.splitlines() if any(c.room in line for c in failed)
+            line for line in server_log.splitlines() if any(c.call.room in line for c in failed)
         ]
         (tmp_path / "calls.txt").write_text(
             "\n".join([shown, *described(calls, t0), *about_failed]), encoding="utf-8"
@@ -214,15 +179,15 @@ async def test_a_new_version_takes_over_while_calls_keep_arriving(
         # drain can only go to v2; between the two LiveKit may pick either. v2 writes its
         # record once livekit told it the server accepted it, a moment after the server began
         # to offer it jobs: a second of margin
-        before = [c for c in calls if c.dispatched_at < timeline["v2 registered"] - 1.0]
-        after = [c for c in calls if c.dispatched_at > timeline["v1 draining"]]
+        before = [c for c in calls if c.call.dispatched_at < timeline["v2 registered"] - 1.0]
+        after = [c for c in calls if c.call.dispatched_at > timeline["v1 draining"]]
         assert len(before) >= 20 and len(after) >= 10, shown
-        assert {c.version for c in before} == {"v1"}, described(before, t0)
-        assert {c.version for c in after} == {"v2"}, described(after, t0)
+        assert {c.call.version for c in before} == {"v1"}, described(before, t0)
+        assert {c.call.version for c in after} == {"v2"}, described(after, t0)
         assert v1_code == 0, v1.tail()
         assert v2.returncode is None, v2.tail()
 
-        served_by_v1 = sum(c.version == "v1" for c in calls)
+        served_by_v1 = sum(c.call.version == "v1" for c in calls)
         ended = audit(tmp_path, "v1", "session_ended")
         assert len(ended) == served_by_v1, ended
         assert {r["outcome"] for r in ended} == {"succeeded"}, ended
@@ -276,12 +241,10 @@ async def test_a_version_that_fails_to_start_takes_over_nothing(
         assert await v2.wait(TIMEOUT) == expected_code, v2.tail()
         errors = [line for line in v2.log if "error" in line.lower()]
         assert any(says in line for line in errors), v2.tail()
-        calls, tasks = await load
-        await asyncio.gather(*tasks)
+        calls = await asyncio.gather(*await load)
 
-        failed = [c for c in calls if c.error or not c.agent_stayed]
-        assert not failed, (failed, v1.tail())
-        assert {c.version for c in calls} == {"v1"}, calls
+        assert all(c.ok for c in calls), (described(calls, calls[0].call.dispatched_at), v1.tail())
+        assert {c.call.version for c in calls} == {"v1"}, calls
         assert v1.returncode is None, v1.tail()
         assert not audit(tmp_path, "v1", "drain_started"), v1.tail()
         rolled_back = audit(tmp_path, "v1", "deployment_rolled_back")

@@ -84,14 +84,22 @@ class LocalLiveKitServer:
         udp_ports: int = 20,
         startup_timeout: float = 30.0,
         log_level: str = "info",
+        redis_address: str | None = None,
+        keys: tuple[str, str] | None = None,
     ) -> None:
+        """``redis_address`` (``host:port``) makes this server one node of a cluster: nodes
+        sharing a Redis and a key pair (``keys``: API key and secret) serve one set of rooms
+        and workers."""
         self._binary = binary
         self._workdir_arg = workdir
         self._udp_ports = udp_ports
         self._startup_timeout = startup_timeout
         self._log_level = log_level
-        self.api_key = f"openrtc-{secrets.token_hex(4)}"
-        self.api_secret = secrets.token_urlsafe(32)
+        self.redis_address = redis_address
+        self.api_key, self.api_secret = keys or (
+            f"openrtc-{secrets.token_hex(4)}",
+            secrets.token_urlsafe(32),
+        )
         self.port = 0
         self.rtc_tcp_port = 0
         self.udp_port_start = 0
@@ -145,6 +153,12 @@ class LocalLiveKitServer:
             return ""
 
     def config(self) -> dict[str, Any]:
+        config = self._own_config()
+        if self.redis_address is not None:
+            config["redis"] = {"address": self.redis_address}
+        return config
+
+    def _own_config(self) -> dict[str, Any]:
         return {
             "port": self.port,
             "bind_addresses": [HOST],

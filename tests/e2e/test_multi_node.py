@@ -1,0 +1,230 @@
+"""Two livekit-server nodes sharing one Redis are one LiveKit: OpenRTC workers scale on it.
+
+A real Redis (Debian's redis-server) and two real livekit-server nodes with the same key pair;
+one worker attached to each node, callers joining through either. Proven here: a job reaches
+a worker whatever node its room and its caller are on; a draining worker's new calls go to
+the worker on the other node while its own live call finishes; and when every worker is full
+the server gives up on the dispatch at once and never retries it, even once a slot is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import signal
+import textwrap
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+import pytest_asyncio
+from openrtc_testing.calls import ListeningCall
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localredis import LocalRedis
+from openrtc_testing.localserver import NO_WORKER_AVAILABLE, LocalLiveKitServer
+from openrtc_testing.process import WorkerProcess
+from openrtc_testing.server_binary import ServerUnavailable, find_server_binary
+
+pytestmark = pytest.mark.e2e
+
+NAME = "cluster-e2e"
+TIMEOUT = 90.0
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+APP = f"""
+import sys
+
+# the density benchmark's cloud-like providers: these tests are about where calls go
+sys.path.insert(0, {str(BENCHMARKS)!r})
+from density_media import media_providers
+from openrtc import AgentPool
+
+stt, llm, tts = media_providers("Your appointment is booked.")
+pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
+
+if __name__ == "__main__":
+    pool.run()
+"""
+ENV = {"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"}
+NODE_ID = re.compile(r'starting LiveKit server.*"nodeID": "(ND_\w+)"')
+ROOM_PLACED = re.compile(
+    r'selected node for room\s+\{"room": "([\w-]+)", "selectedNodeID": "(ND_\w+)"'
+)
+
+
+@attrs.frozen
+class Cluster:
+    redis: LocalRedis
+    nodes: tuple[LocalLiveKitServer, LocalLiveKitServer]
+
+    def logs(self) -> list[str]:
+        return [node.log_path.read_text(encoding="utf-8", errors="replace") for node in self.nodes]
+
+    def hosting(self, room: str) -> int:
+        """Which node runs ``room``, as the node that placed it logged."""
+        logs = self.logs()
+        ids = [NODE_ID.findall(log)[0] for log in logs]
+        for log in logs:
+            for placed, node_id in ROOM_PLACED.findall(log):
+                if placed == room:
+                    return ids.index(node_id)
+        raise AssertionError(f"no node logged placing room {room}")
+
+    def refused(self, room: str) -> bool:
+        return any(node.refused_dispatch(room) for node in self.nodes)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    redis = LocalRedis()
+    try:
+        redis.start()
+        binary = find_server_binary()
+    except ServerUnavailable as exc:
+        redis.stop()
+        pytest.fail(f"the multi-node test bed needs it: {exc}", pytrace=False)
+    keys = (f"openrtc-{secrets.token_hex(4)}", secrets.token_urlsafe(32))
+    nodes = (
+        LocalLiveKitServer(binary, redis_address=redis.address, keys=keys),
+        LocalLiveKitServer(binary, redis_address=redis.address, keys=keys),
+    )
+    try:
+        for node in nodes:
+            node.start()
+        yield Cluster(redis, nodes)
+    finally:
+        for node in nodes:
+            node.stop()
+        redis.stop()
+
+
+@pytest_asyncio.fixture
+async def admins(cluster: Cluster) -> AsyncIterator[tuple[ServerAdmin, ServerAdmin]]:
+    pair = (ServerAdmin(cluster.nodes[0]), ServerAdmin(cluster.nodes[1]))
+    yield pair
+    for admin in pair:
+        await admin.aclose()
+
+
+def worker(tmp: Path, node: LocalLiveKitServer, version: str, *extra: str) -> WorkerProcess:
+    app = tmp / "app.py"
+    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    from openrtc_demo import AGENTS_DIR
+
+    return WorkerProcess(
+        app,
+        node,
+        str(AGENTS_DIR),
+        *("--deployment-version", version, "--metrics-jsonl", str(tmp / f"{version}.jsonl")),
+        *extra,
+        env=ENV,
+    )
+
+
+async def started(*workers: WorkerProcess) -> None:
+    for each in workers:
+        await each.start()
+    for each in workers:
+        await each.wait_for_line("registered", TIMEOUT)
+
+
+async def test_a_job_reaches_a_worker_attached_to_another_node(
+    cluster: Cluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
+) -> None:
+    """One worker per node, each under a dispatch name of its own. Each room is made and
+    joined through one node, the node that hosts it is read from the nodes' logs, and the
+    call is dispatched by name to the worker attached to the other node."""
+    workers = (
+        worker(tmp_path, cluster.nodes[0], "a", "--dispatch-name", "node-0"),
+        worker(tmp_path, cluster.nodes[1], "b", "--dispatch-name", "node-1"),
+    )
+    calls: list[ListeningCall] = []
+    try:
+        await started(*workers)
+        for index in range(4):
+            through = index % 2
+            call = ListeningCall(cluster.nodes[through], admins[through], "", prefix="cluster")
+            room = new_room_name("cluster")
+            await admins[through].create_room(room)
+            other = 1 - cluster.hosting(room)
+            call.agent_name = f"node-{other}"
+            calls.append(await call.start(room=room))
+            assert call.error is None, call.error
+            assert call.version == "ab"[other], (call.version, other)
+    finally:
+        for call in calls:
+            await call.end()
+        for each in workers:
+            await each.stop()
+
+
+async def test_a_draining_worker_sends_its_new_calls_to_the_other_node(
+    cluster: Cluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
+) -> None:
+    on_node_0 = worker(tmp_path, cluster.nodes[0], "a", "--drain-timeout", "120")
+    on_node_1 = worker(tmp_path, cluster.nodes[1], "b")
+    live: ListeningCall | None = None
+    later: list[ListeningCall] = []
+    try:
+        await started(on_node_0)
+        live = await ListeningCall(cluster.nodes[0], admins[0], NAME, prefix="cluster").start()
+        assert live.error is None and live.version == "a", live.error
+        await started(on_node_1)
+
+        on_node_0.send_signal(signal.SIGTERM)
+        await on_node_0.wait_for_line("draining worker", TIMEOUT)
+        for index in range(4):  # through both nodes: the cluster has one worker left
+            node = index % 2
+            call = ListeningCall(cluster.nodes[node], admins[node], NAME, prefix="cluster")
+            later.append(await call.start())
+        assert [(c.error, c.version) for c in later] == [(None, "b")] * 4
+        assert on_node_0.returncode is None, "the draining worker left before its live call"
+        assert await live.end(), "the draining worker dropped its live call"
+        assert await on_node_0.wait(TIMEOUT) == 0, on_node_0.tail()
+        ended = [
+            json.loads(line)
+            for line in (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        outcomes = [r["outcome"] for r in ended if r["kind"] == "session_ended"]
+        assert outcomes == ["succeeded"], outcomes
+    finally:
+        for call in [*later, *([live] if live else [])]:
+            await call.end()
+        await on_node_1.stop()
+        await on_node_0.stop()
+
+
+async def test_when_every_worker_is_full_the_server_drops_the_dispatch_for_good(
+    cluster: Cluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
+) -> None:
+    """One session per worker, two workers, three calls: the third is refused at dispatch,
+    logged by the server as no worker available, and not retried once a slot frees."""
+    one_each = ("--max-concurrent-sessions", "1")
+    workers = (
+        worker(tmp_path, cluster.nodes[0], "a", *one_each),
+        worker(tmp_path, cluster.nodes[1], "b", *one_each),
+    )
+    calls: list[ListeningCall] = []
+    try:
+        await started(*workers)
+        for node in (0, 1):
+            calls.append(await ListeningCall(cluster.nodes[node], admins[node], NAME).start())
+        assert sorted(c.version or "" for c in calls) == ["a", "b"], [c.error for c in calls]
+
+        third = await ListeningCall(cluster.nodes[0], admins[0], NAME).start(timeout_s=10.0)
+        calls.append(third)
+        assert third.version is None and third.error is not None
+        assert cluster.refused(third.room), f"no node logged {NO_WORKER_AVAILABLE!r}"
+
+        await calls[0].end()  # a slot frees; the server does not come back to the third call
+        await workers[0].wait_for_line("exiting", TIMEOUT)
+        await asyncio.sleep(10.0)
+        assert third.caller is not None and not third.caller.room.remote_participants
+    finally:
+        for call in calls:
+            await call.end()
+        for each in workers:
+            await each.stop()
