@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import secrets
 import signal
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import attrs
 import pytest
 import pytest_asyncio
 from openrtc_testing.calls import ListeningCall
+from openrtc_testing.cluster import LocalLiveKitCluster
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.env import new_room_name
-from openrtc_testing.localredis import LocalRedis
 from openrtc_testing.localserver import NO_WORKER_AVAILABLE, LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
 from openrtc_testing.server_binary import ServerUnavailable, find_server_binary
@@ -49,60 +46,23 @@ if __name__ == "__main__":
     pool.run()
 """
 ENV = {"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"}
-NODE_ID = re.compile(r'starting LiveKit server.*"nodeID": "(ND_\w+)"')
-ROOM_PLACED = re.compile(
-    r'selected node for room\s+\{"room": "([\w-]+)", "selectedNodeID": "(ND_\w+)"'
-)
-
-
-@attrs.frozen
-class Cluster:
-    redis: LocalRedis
-    nodes: tuple[LocalLiveKitServer, LocalLiveKitServer]
-
-    def logs(self) -> list[str]:
-        return [node.log_path.read_text(encoding="utf-8", errors="replace") for node in self.nodes]
-
-    def hosting(self, room: str) -> int:
-        """Which node runs ``room``, as the node that placed it logged."""
-        logs = self.logs()
-        ids = [NODE_ID.findall(log)[0] for log in logs]
-        for log in logs:
-            for placed, node_id in ROOM_PLACED.findall(log):
-                if placed == room:
-                    return ids.index(node_id)
-        raise AssertionError(f"no node logged placing room {room}")
-
-    def refused(self, room: str) -> bool:
-        return any(node.refused_dispatch(room) for node in self.nodes)
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    redis = LocalRedis()
+def cluster() -> Iterator[LocalLiveKitCluster]:
     try:
-        redis.start()
         binary = find_server_binary()
+        started = LocalLiveKitCluster(2, binary=binary).start()
     except ServerUnavailable as exc:
-        redis.stop()
         pytest.fail(f"the multi-node test bed needs it: {exc}", pytrace=False)
-    keys = (f"openrtc-{secrets.token_hex(4)}", secrets.token_urlsafe(32))
-    nodes = (
-        LocalLiveKitServer(binary, redis_address=redis.address, keys=keys),
-        LocalLiveKitServer(binary, redis_address=redis.address, keys=keys),
-    )
     try:
-        for node in nodes:
-            node.start()
-        yield Cluster(redis, nodes)
+        yield started
     finally:
-        for node in nodes:
-            node.stop()
-        redis.stop()
+        started.stop()
 
 
 @pytest_asyncio.fixture
-async def admins(cluster: Cluster) -> AsyncIterator[tuple[ServerAdmin, ServerAdmin]]:
+async def admins(cluster: LocalLiveKitCluster) -> AsyncIterator[tuple[ServerAdmin, ServerAdmin]]:
     pair = (ServerAdmin(cluster.nodes[0]), ServerAdmin(cluster.nodes[1]))
     yield pair
     for admin in pair:
@@ -132,7 +92,7 @@ async def started(*workers: WorkerProcess) -> None:
 
 
 async def test_a_job_reaches_a_worker_attached_to_another_node(
-    cluster: Cluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
+    cluster: LocalLiveKitCluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
 ) -> None:
     """One worker per node, each under a dispatch name of its own. Each room is made and
     joined through one node, the node that hosts it is read from the nodes' logs, and the
@@ -162,7 +122,7 @@ async def test_a_job_reaches_a_worker_attached_to_another_node(
 
 
 async def test_a_draining_worker_sends_its_new_calls_to_the_other_node(
-    cluster: Cluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
+    cluster: LocalLiveKitCluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
 ) -> None:
     on_node_0 = worker(tmp_path, cluster.nodes[0], "a", "--drain-timeout", "120")
     on_node_1 = worker(tmp_path, cluster.nodes[1], "b")
@@ -198,7 +158,7 @@ async def test_a_draining_worker_sends_its_new_calls_to_the_other_node(
 
 
 async def test_when_every_worker_is_full_the_server_drops_the_dispatch_for_good(
-    cluster: Cluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
+    cluster: LocalLiveKitCluster, admins: tuple[ServerAdmin, ServerAdmin], tmp_path: Path
 ) -> None:
     """One session per worker, two workers, three calls: the third is refused at dispatch,
     logged by the server as no worker available, and not retried once a slot frees."""
@@ -220,7 +180,7 @@ async def test_when_every_worker_is_full_the_server_drops_the_dispatch_for_good(
         assert cluster.refused(third.room), f"no node logged {NO_WORKER_AVAILABLE!r}"
 
         await calls[0].end()  # a slot frees; the server does not come back to the third call
-        await workers[0].wait_for_line("exiting", TIMEOUT)
+        await workers["ab".index(calls[0].version or "a")].wait_for_line("exiting", TIMEOUT)
         await asyncio.sleep(10.0)
         assert third.caller is not None and not third.caller.room.remote_participants
     finally:
