@@ -44,6 +44,8 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "consecutive_failure_limit": ("2", "2"),
         "drain_timeout": ("12.5", "12.5"),
         "registration_timeout": ("45", "45.0"),
+        # a bool that defaults to on: the switch given is its "--no-" form
+        "session_close_ends_job": ("false", "False"),
         "routers": ("metadata, fallback", "metadata,fallback"),
         "dispatch_name": ("flags-e2e", "flags-e2e"),
         "metrics_interval": ("0.5", "0.5"),
@@ -151,10 +153,12 @@ async def runs(
 ) -> AsyncIterator[dict[str, Any]]:
     flags: list[str] = []
     for name, (given, _) in rows.items():
-        # a bool setting is a switch on the command line
-        flags += (
-            [DECLARED[name].flag] if DECLARED[name].kind == "bool" else [DECLARED[name].flag, given]
-        )
+        # a bool setting is a switch on the command line, --name or --no-name
+        flag = DECLARED[name].flag
+        if DECLARED[name].kind == "bool":
+            flags.append(flag if given == "true" else flag.replace("--", "--no-", 1))
+        else:
+            flags += [flag, given]
     env = {DECLARED[name].env: given for name, (given, _) in rows.items()}
     by_flag, _ = await run_worker(livekit_server, flags, {})
     by_env, _ = await run_worker(livekit_server, [], env)

@@ -317,21 +317,29 @@ class JobHandlers:
         )
 
     def _session_closed_handler(self, ctx: Any, agent: str) -> Callable[[Any], None]:
-        """A session livekit closes on an unrecoverable error (its STT, LLM or TTS kept
-        failing) leaves the job running with a silent agent in the room. Count it failed and
-        end the job, so the caller is not left talking to nobody."""
+        """End the job when its session closes, so the job's slot frees with the call.
+
+        livekit leaves the job running after its session closed: a caller who hung up keeps
+        the job (its place in ``max_concurrent_sessions``, the load, ``active``) until the
+        server deletes the emptied room, about 20 s later; a session closed on an
+        unrecoverable error (its STT, LLM or TTS kept failing) leaves a silent agent in the
+        room. An error always ends the job, counted failed; any other close (hang-up, the
+        agent ending the call) ends it unless ``session_close_ends_job`` is off."""
 
         def on_close(event: Any) -> None:
-            if getattr(event.reason, "value", event.reason) != "error":
-                return
-            self.state.job_failed(ctx.job.id)
-            logger.error(
-                "session of agent '%s' in job %s failed mid-call (%s); ending the job",
-                agent,
-                ctx.job.id,
-                event.error.error if event.error is not None else "unknown error",
-            )
-            ctx.shutdown(reason=f"agent '{agent}' session failed")
+            reason = str(getattr(event.reason, "value", event.reason))
+            if reason == "error":
+                self.state.job_failed(ctx.job.id)
+                logger.error(
+                    "session of agent '%s' in job %s failed mid-call (%s); ending the job",
+                    agent,
+                    ctx.job.id,
+                    event.error.error if event.error is not None else "unknown error",
+                )
+                ctx.shutdown(reason=f"agent '{agent}' session failed")
+            elif reason != "job_shutdown" and self.settings["session_close_ends_job"]:
+                logger.info("session of job %s closed (%s); ending the job", ctx.job.id, reason)
+                ctx.shutdown(reason=f"session closed: {reason}")
 
         return on_close
 

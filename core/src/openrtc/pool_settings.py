@@ -63,6 +63,15 @@ DRAIN_TIMEOUT = Setting(
     "Seconds live sessions get to finish on drain before they are cancelled.",
     minimum=0,
 )
+SESSION_CLOSE_ENDS_JOB = Setting(
+    "session_close_ends_job",
+    "bool",
+    True,
+    "End the job as soon as its agent session closes (the caller hung up, or the agent "
+    "ended the call): its slot, the reported load and the active count free at once. Off: "
+    "livekit's own behaviour, the job lasts until the server deletes the emptied room "
+    "(about 20 s later, its departure_timeout).",
+)
 REGISTRATION_TIMEOUT = Setting(
     "registration_timeout",
     "float",
@@ -173,6 +182,7 @@ KERNEL_SETTINGS = (
     MAX_CONCURRENT_SESSIONS,
     CONSECUTIVE_FAILURE_LIMIT,
     DRAIN_TIMEOUT,
+    SESSION_CLOSE_ENDS_JOB,
     REGISTRATION_TIMEOUT,
     ROUTERS,
     DISPATCH_NAME,
