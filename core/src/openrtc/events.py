@@ -266,6 +266,10 @@ class RuntimeSnapshot:
     """Counters by label key, then value: ``{"tenant": {"acme": {...}}}``."""
     admission: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     """The state admission rules report, by rule (a tenant breaker's state and counts)."""
+    cancelled: int = 0
+    """Sessions still live when the worker was stopped at once (a second SIGTERM): neither
+    succeeded nor failed. ``started`` = ``succeeded`` + ``failed`` + ``cancelled`` +
+    ``active``."""
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"schema": SCHEMA_VERSION, "kind": self.kind}

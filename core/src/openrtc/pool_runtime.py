@@ -24,6 +24,7 @@ from openrtc.registration import LiveKitConnectionError, RegistrationWatch, conn
 from openrtc.room_join import RoomJoin, RoomJoiner
 from openrtc.routing import RouterChain
 from openrtc.runtime import RuntimeState
+from openrtc.session_ends import cancel_unfinished, record_job_end
 from openrtc.settings import Settings
 from openrtc.snapshots import SnapshotTicker
 from openrtc.strategies import (
@@ -72,6 +73,7 @@ class PoolRuntime:
     """The deployment audit trail: started, ready, drain started and completed."""
     control: WorkerControl | None = None
     """Set by ``serve``: the control socket (``info``, ``drain``) and the takeover, if any."""
+    exporters_closed: bool = False
 
     def __attrs_post_init__(self) -> None:
         self.audit = DeploymentAudit(self.emit, self.state)
@@ -80,7 +82,11 @@ class PoolRuntime:
 
     def emit(self, event: events.MetricsEvent) -> None:
         """Send ``event`` to every exporter, and show it to the admission rules that learn
-        from events; what they answer with is exported too."""
+        from events; what they answer with is exported too. Once the exporters are closed
+        (the worker stopped) nothing more reaches them."""
+        if self.exporters_closed:
+            logger.debug("%s after the exporters closed; not exported", event.kind)
+            return
         for each in (event, *admission.observe(self.admission_rules, event)):
             for exporter in self.exporters:
                 try:
@@ -89,19 +95,7 @@ class PoolRuntime:
                     logger.exception("metrics exporter '%s' failed on %s", exporter.name, each.kind)
 
     def _job_ended(self, ended: JobEnded) -> None:
-        outcome = self.state.job_ended(ended.job_id, executor_succeeded=ended.succeeded)
-        known = self.state.session_ended(ended.job_id, outcome)
-        self.emit(
-            events.SessionEnded(
-                job_id=ended.job_id,
-                room=ended.room_name,
-                agent=known.agent or ended.agent,
-                outcome=outcome,
-                duration_s=known.duration_s,
-                labels=known.labels,
-            )
-        )
-        if self.joiner is not None:
+        if record_job_end(self.state, self.emit, ended) and self.joiner is not None:
             self.joiner.job_ended(ended.job_id)
 
     def load(self) -> float:
@@ -181,9 +175,11 @@ class PoolRuntime:
             if reloading is not None:
                 reloading.cancel()
             await self.monitor.stop()
+            cancel_unfinished(self.state, self.emit)
             ticker.stop()  # the final snapshot, after the last session ended
             for exporter in self.exporters:
                 exporter.close()
+            self.exporters_closed = True
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
 
@@ -289,7 +285,9 @@ class PoolRuntime:
                 ) from exc
             raise
         except BaseException:  # not swallowed: the server is closed, then it is re-raised
-            # a second signal cancelled the serving task: close the server all the same
+            # a second signal cancelled the serving task: the live sessions stop with the
+            # server, and are recorded as cancelled before it reports them ended its own way
+            cancel_unfinished(self.state, self.emit)
             await server.aclose()
             raise
         finally:
@@ -363,7 +361,10 @@ class PoolRuntime:
                 timeout,
                 self.state.active,
             )
-        self.audit.drain_completed()
+            self.audit.drain_completed()
+            cancel_unfinished(self.state, self.emit)
+        else:
+            self.audit.drain_completed()
         await server.aclose()
 
     def _failure_limit_reached(self, failures: int) -> None:

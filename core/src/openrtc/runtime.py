@@ -73,7 +73,8 @@ class RuntimeState:
         self._created = time.monotonic()
         self._live: dict[str, _Live] = {}
         self._agents: dict[str, dict[str, int]] = {}
-        self.started = self.succeeded = self.failed = self.rejected = 0
+        self.started = self.succeeded = self.failed = self.rejected = self.cancelled = 0
+        self._cancelled_jobs: set[str] = set()
         self.consecutive_failures = 0
         self.peak_active = 0
         """The most sessions that were ever live at once: the number to hold against the cap."""
@@ -153,6 +154,22 @@ class RuntimeState:
             )
             self._on_failure_limit(self.consecutive_failures)
         return SessionEnd(agent, duration, labels)
+
+    def cancel_live(self) -> list[tuple[str, str, SessionEnd]]:
+        """End every live session as cancelled (the worker stops now): ``(job id, room, what
+        was known of it)`` for each. A later end reported for one of them is ignored
+        (``was_cancelled``): its executor may report it after the worker let go."""
+        ended = []
+        for job_id, live in list(self._live.items()):
+            del self._live[job_id]
+            self._cancelled_jobs.add(job_id)
+            self.cancelled += 1
+            duration = time.monotonic() - live.started_at
+            ended.append((job_id, live.room, SessionEnd(live.agent, duration, live.labels)))
+        return ended
+
+    def was_cancelled(self, job_id: str) -> bool:
+        return job_id in self._cancelled_jobs
 
     def on_failure_limit(self, callback: Callable[[int], None]) -> None:
         """Call ``callback`` when ``consecutive_failure_limit`` sessions failed in a row."""
@@ -251,4 +268,5 @@ class RuntimeState:
             rejected_by_rule=dict(sorted(self._rejected_by.items())),
             per_label=per_label,
             admission=self._admission(),
+            cancelled=self.cancelled,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,6 +14,7 @@ from aiohttp import web
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
 from livekit.agents.ipc.job_executor import JobExecutor, JobStatus
 from livekit.agents.ipc.proc_pool import ProcPool
+from livekit.agents.types import NOT_GIVEN
 
 from openrtc.events import WorkerHealth
 from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInHosts, JobsInProcesses
@@ -131,7 +133,29 @@ class _OpenRTCAgentServer(AgentServer):
         self._openrtc_on_connection_failed = on_connection_failed
         self._openrtc_reconnect_attempts = reconnect_attempts
         self._openrtc_registrations = 0
+        self._openrtc_drain: asyncio.Future[None] | None = None
         self.on("worker_registered", self._count_registration)
+
+    async def drain(self, timeout: Any = NOT_GIVEN) -> None:  # noqa: ASYNC109 livekit's signature
+        """livekit's drain, as a task that ``aclose`` can stop.
+
+        livekit's drain holds the server's lock until every job ended, and its ``aclose``
+        takes the same lock: a stop asked for during a drain (a second SIGTERM) would wait
+        out the whole drain, up to ``drain_timeout``, instead of stopping now."""
+        self._openrtc_drain = asyncio.ensure_future(super().drain(timeout))
+        try:
+            await self._openrtc_drain
+        finally:
+            self._openrtc_drain = None
+
+    async def aclose(self) -> None:
+        """Stop a drain under way first (it holds the lock ``aclose`` needs), then close."""
+        drain = self._openrtc_drain
+        if drain is not None and not drain.done():
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+        await super().aclose()
 
     @property
     def jobs(self) -> JobRunner:
