@@ -257,6 +257,26 @@ class LocalLiveKitServer:
         except OSError:
             return False
 
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server and start it again on the same ports, with the same keys and
+        config, after ``down_s`` seconds: what clients see of a server restart. Its rooms
+        are gone; its log continues."""
+        self._terminate()
+        time.sleep(down_s)
+        self._spawn(self._binary or find_server_binary())
+        problem = self._wait_ready()
+        if problem:
+            raise ServerUnavailable(f"livekit-server did not restart: {problem}")
+
+    def freeze(self) -> None:
+        """SIGSTOP the server: it keeps its sockets but answers nothing until ``thaw``."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+
     def stop(self, grace: float = 2.0, timeout: float = 5.0) -> None:
         self._terminate(grace, timeout)
         self._cleanup_tmp()
@@ -265,6 +285,7 @@ class LocalLiveKitServer:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
+        proc.send_signal(signal.SIGCONT)  # a frozen server cannot hear SIGTERM
         # The first SIGTERM waits for participants to leave; a second one forces the exit.
         for sig, wait_s in ((signal.SIGTERM, grace), (signal.SIGTERM, timeout)):
             proc.send_signal(sig)
