@@ -22,10 +22,10 @@ import socket
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.calls import ListeningCall
 from openrtc_testing.cluster import LocalLiveKitCluster
 from openrtc_testing.dispatch import ServerAdmin
@@ -36,18 +36,6 @@ from openrtc_testing.process import WorkerProcess
 
 NAME = "cluster-bench"
 HERE = Path(__file__).resolve().parent
-APP = f"""
-import sys
-sys.path.insert(0, {str(HERE)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 
 
 def redis_info(redis: LocalRedis) -> dict[str, str]:
@@ -75,7 +63,7 @@ async def timed_call(node: LocalLiveKitServer, admin: ServerAdmin) -> tuple[floa
 
 def worker(tmp: Path, node: LocalLiveKitServer, version: str) -> WorkerProcess:
     app = tmp / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(HERE,))
     from openrtc_demo import AGENTS_DIR
 
     return WorkerProcess(

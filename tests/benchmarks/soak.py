@@ -21,11 +21,11 @@ import json
 import os
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import attrs
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
@@ -33,18 +33,6 @@ from openrtc_testing.soak import COUNTED, SoakResult, soak, thread_names
 
 NAME = "soak"
 HERE = Path(__file__).resolve().parent
-APP = f"""
-import sys
-sys.path.insert(0, {str(HERE)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 
 
 def verdicts(result: SoakResult, snapshot: dict[str, Any]) -> list[tuple[str, bool]]:
@@ -69,7 +57,7 @@ async def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     control = Path(tempfile.mkdtemp(prefix="ortc-")) / "control"
     app = tmp / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(HERE,))
     server = LocalLiveKitServer().start()
     worker = WorkerProcess(
         app,

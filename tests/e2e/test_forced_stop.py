@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import signal
-import textwrap
 from pathlib import Path
 
 import pytest
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.calls import ListeningCall
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.env import free_tcp_port
@@ -26,19 +26,6 @@ pytestmark = pytest.mark.e2e
 NAME = "forced-stop-e2e"
 TIMEOUT = 90.0
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-APP = f"""
-import sys
-
-sys.path.insert(0, {str(BENCHMARKS)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 MODES = {
     "coroutine": (),
     "process": ("--isolation", "process"),
@@ -53,7 +40,7 @@ async def test_a_second_sigterm_still_ends_every_session_before_the_final_snapsh
     from openrtc_demo import AGENTS_DIR
 
     app = tmp_path / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(BENCHMARKS,))
     jsonl = tmp_path / "events.jsonl"
     serving = WorkerProcess(
         app,

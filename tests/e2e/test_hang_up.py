@@ -10,11 +10,11 @@ call as livekit's own executor lets it.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.calls import ListeningCall
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.localserver import LocalLiveKitServer
@@ -36,19 +36,6 @@ ends within milliseconds."""
 GREETED_S = 6.0
 """Longer than the pre-rendered greeting the agent plays first."""
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-APP = f"""
-import sys
-
-sys.path.insert(0, {str(BENCHMARKS)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 MODES = {
     "coroutine": (),
     "process": ("--isolation", "process", "--process-num-idle-processes", "1"),
@@ -60,7 +47,7 @@ def worker(tmp: Path, server: LocalLiveKitServer, *extra: str) -> WorkerProcess:
     from openrtc_demo import AGENTS_DIR
 
     app = tmp / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(BENCHMARKS,))
     return WorkerProcess(
         app,
         server,

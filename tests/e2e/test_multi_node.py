@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import textwrap
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.calls import ListeningCall
 from openrtc_testing.cluster import LocalLiveKitCluster
 from openrtc_testing.dispatch import ServerAdmin
@@ -31,20 +31,6 @@ pytestmark = pytest.mark.e2e
 NAME = "cluster-e2e"
 TIMEOUT = 90.0
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-APP = f"""
-import sys
-
-# the density benchmark's cloud-like providers: these tests are about where calls go
-sys.path.insert(0, {str(BENCHMARKS)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 ENV = {"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"}
 
 
@@ -71,7 +57,7 @@ async def admins(cluster: LocalLiveKitCluster) -> AsyncIterator[tuple[ServerAdmi
 
 def worker(tmp: Path, node: LocalLiveKitServer, version: str, *extra: str) -> WorkerProcess:
     app = tmp / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(BENCHMARKS,))
     from openrtc_demo import AGENTS_DIR
 
     return WorkerProcess(

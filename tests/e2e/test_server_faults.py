@@ -12,13 +12,13 @@ is printed.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.calls import ListeningCall
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.localserver import LocalLiveKitServer
@@ -32,19 +32,6 @@ TIMEOUT = 90.0
 REREGISTER_WITHIN_S = 45.0
 """The retry delay caps at 10 s; the rest is room for a loaded machine."""
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-APP = f"""
-import sys
-
-sys.path.insert(0, {str(BENCHMARKS)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 
 
 @pytest_asyncio.fixture
@@ -79,7 +66,7 @@ async def test_the_worker_comes_back_with_the_server(
     from openrtc_demo import AGENTS_DIR
 
     app = tmp_path / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(BENCHMARKS,))
     worker = WorkerProcess(
         app,
         own_server,

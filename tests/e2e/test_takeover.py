@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from openrtc_demo import AGENTS_DIR
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.calls import HeldCall, ListeningCall, hold_call
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.localserver import LocalLiveKitServer
@@ -39,21 +39,6 @@ every 0.5 s about ten are live at once, and ten VADs on silence next to a second
 loading its models would make this 2-core machine (which also runs the server and the
 callers) the thing under test, not the handover."""
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-APP = f"""
-import sys
-
-# the density benchmark's cloud-like providers: a scripted transcript and pre-rendered audio,
-# so that 80 calls in 40 s measure the handover, not espeak-ng and pocketsphinx
-sys.path.insert(0, {str(BENCHMARKS)!r})
-from density_media import media_providers
-from openrtc import AgentPool
-
-stt, llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name={NAME!r})
-
-if __name__ == "__main__":
-    pool.run()
-"""
 ENV = {
     "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus",
     # a dozen offline calls while a second worker loads its models load this 2-core machine
@@ -75,7 +60,7 @@ def worker(
     tmp: Path, server: Any, version: str, control: Path, *extra: str, agents: Path = AGENTS_DIR
 ) -> WorkerProcess:
     app = tmp / "app.py"
-    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    write_pool_app(app, dispatch_name=NAME, import_paths=(BENCHMARKS,))
     return WorkerProcess(
         app,
         server,
