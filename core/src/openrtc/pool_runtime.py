@@ -74,6 +74,7 @@ class PoolRuntime:
     control: WorkerControl | None = None
     """Set by ``serve``: the control socket (``info``, ``drain``) and the takeover, if any."""
     exporters_closed: bool = False
+    """Set once the exporters closed at the end of ``serve``: later events are not sent."""
 
     def __attrs_post_init__(self) -> None:
         self.audit = DeploymentAudit(self.emit, self.state)

@@ -47,6 +47,8 @@ class WorkerControl:
         self._drain = drain
         self.server: ControlServer | None = None
         self.takeover: Takeover | None = None
+        self.timed_out: float | None = None
+        """``takeover_timeout`` once it passed before the first registration."""
 
     async def open(self) -> None:
         """Listen on the control socket. Without ``takeover`` a socket that cannot be opened
@@ -154,8 +156,6 @@ class WorkerControl:
                 await server_closed()
 
         return worker_task(bound(), "openrtc-takeover-bound")
-
-    timed_out: float | None = None
 
 
 OBJECTS_OP = "objects"
