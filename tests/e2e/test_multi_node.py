@@ -105,6 +105,8 @@ async def test_a_job_reaches_a_worker_attached_to_another_node(
             await call.end()
         for each in workers:
             await each.stop()
+        for version, each in zip("ab", workers, strict=True):
+            (tmp_path / f"{version}.log").write_text("".join(each.log), encoding="utf-8")
 
 
 async def test_a_draining_worker_sends_its_new_calls_to_the_other_node(
@@ -157,7 +159,12 @@ async def test_when_every_worker_is_full_the_server_drops_the_dispatch_for_good(
     try:
         await started(*workers)
         for node in (0, 1):
-            calls.append(await ListeningCall(cluster.nodes[node], admins[node], NAME).start())
+            call = await ListeningCall(cluster.nodes[node], admins[node], NAME).start()
+            calls.append(call)
+            assert call.version is not None, (call.error, workers[0].tail(), workers[1].tail())
+            # the next call only once the server knows this worker is full: offered to it a
+            # moment earlier, it would be declined, and the server drops a declined job
+            await workers["ab".index(call.version)].wait_for_line("full capacity", TIMEOUT)
         assert sorted(c.version or "" for c in calls) == ["a", "b"], [c.error for c in calls]
 
         third = await ListeningCall(cluster.nodes[0], admins[0], NAME).start(timeout_s=10.0)
@@ -174,3 +181,5 @@ async def test_when_every_worker_is_full_the_server_drops_the_dispatch_for_good(
             await call.end()
         for each in workers:
             await each.stop()
+        for version, each in zip("ab", workers, strict=True):
+            (tmp_path / f"{version}.log").write_text("".join(each.log), encoding="utf-8")

@@ -133,7 +133,7 @@ async def test_sessions_run_in_child_processes_and_the_worker_counts_them(
         assert after.per_agent["broken"].failed == 1
         assert after.per_agent["pid"].active == 1
     final = pool.runtime_snapshot()
-    assert final.active == 0 and final.succeeded + final.failed == 2
+    assert final.active == 0 and final.succeeded + final.failed + final.cancelled == 2
 
 
 async def test_simultaneous_dispatches_up_to_the_cap_are_all_served(

@@ -71,6 +71,8 @@ def _free_udp_range(count: int) -> int:
 
 NO_WORKER_AVAILABLE = "no worker available to handle job"
 """What livekit-server logs, with the room, for a dispatch no worker took."""
+NOT_DISPATCHED = "not dispatching agent job since no worker is available"
+"""What it logs instead when every worker had already reported itself full."""
 
 
 class LocalLiveKitServer:
@@ -126,10 +128,11 @@ class LocalLiveKitServer:
         return self._require_workdir() / "livekit.yaml"
 
     def refused_dispatch(self, room: str) -> bool:
-        """The server logged that no worker could take the job for ``room`` (every worker
-        full or declining); its log is the only place that refusal shows."""
+        """The server logged that no worker could take the job for ``room``: offered and
+        declined by all, or not offered because every worker reported itself full. Its log
+        is the only place that refusal shows."""
         return any(
-            room in line and NO_WORKER_AVAILABLE in line
+            room in line and (NO_WORKER_AVAILABLE in line or NOT_DISPATCHED in line)
             for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         )
 

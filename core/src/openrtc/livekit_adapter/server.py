@@ -39,11 +39,6 @@ _livekit_connection_loop: Callable[[AgentServer], Awaitable[None]] = getattr(  #
 )
 
 
-STATUS_CHECK_S = 0.5
-"""How often the availability livekit computed is compared with what the server was told:
-livekit's own load interval."""
-
-
 class ConnectionLostError(RuntimeError):
     """A worker that had registered lost LiveKit and could not reconnect; ends ``run()``."""
 
@@ -139,31 +134,7 @@ class _OpenRTCAgentServer(AgentServer):
         self._openrtc_reconnect_attempts = reconnect_attempts
         self._openrtc_registrations = 0
         self._openrtc_drain: asyncio.Future[None] | None = None
-        self._openrtc_status_task: asyncio.Task[None] | None = None
         self.on("worker_registered", self._count_registration)
-        self.on("worker_registered", self._report_availability_changes)
-
-    def _report_availability_changes(self, *_: Any) -> None:
-        if self._openrtc_status_task is None:
-            self._openrtc_status_task = asyncio.ensure_future(self._availability_reporter())
-
-    async def _availability_reporter(self) -> None:
-        """Tell the server at once when the worker turns full or has room again.
-
-        livekit measures the load every 0.5 s but sends its status every 2.5 s. The server
-        does not queue a dispatch it cannot place: while it still thinks the worker full (a
-        burst of calls starting made it so for a moment), it drops every new call for up to
-        2.5 s after the worker has room again."""
-        last = self._is_available()
-        while True:
-            await asyncio.sleep(STATUS_CHECK_S)
-            available = self._is_available()
-            if available != last:
-                try:
-                    await self._update_worker_status()
-                except Exception:  # not connected now: livekit's own report follows later
-                    logger.debug("could not report the worker's availability", exc_info=True)
-            last = available
 
     async def drain(self, timeout: Any = NOT_GIVEN) -> None:  # noqa: ASYNC109 livekit's signature
         """livekit's drain, as a task that ``aclose`` can stop.
@@ -179,8 +150,6 @@ class _OpenRTCAgentServer(AgentServer):
 
     async def aclose(self) -> None:
         """Stop a drain under way first (it holds the lock ``aclose`` needs), then close."""
-        if self._openrtc_status_task is not None:
-            self._openrtc_status_task.cancel()
         drain = self._openrtc_drain
         if drain is not None and not drain.done():
             drain.cancel()

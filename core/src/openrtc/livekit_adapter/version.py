@@ -83,10 +83,6 @@ PRIVATE_NAMES_USED: tuple[str, ...] = (
     "livekit.rtc._ffi_client.FfiClient._instance",
     # the health check answers 503 while it is set; livekit's loop sets it when it gives up
     "livekit.agents.worker.AgentServer._connection_failed",
-    # the availability livekit computes every 0.5 s, and the status message it otherwise sends
-    # only every 2.5 s: sent at once when the availability changes
-    "livekit.agents.worker.AgentServer._is_available",
-    "livekit.agents.worker.AgentServer._update_worker_status",
 )
 
 # Keyword parameters the adapter passes to private or internal constructors.
