@@ -90,7 +90,7 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await admin.aclose()
         await worker.stop()
-        (tmp / "worker.log").write_text("".join(worker.log), encoding="utf-8")
+        worker.save_log(tmp / "worker.log")
         (tmp / "livekit-server.log").write_text(server.log_path.read_text(errors="replace"))
         server.stop()
         print(f"logs in {tmp}", file=sys.stderr)

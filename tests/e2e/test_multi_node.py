@@ -70,6 +70,13 @@ def worker(tmp: Path, node: LocalLiveKitServer, version: str, *extra: str) -> Wo
     )
 
 
+async def stop_keeping_logs(tmp: Path, workers: tuple[WorkerProcess, ...]) -> None:
+    """Stop the workers (versions a, b, ...) and keep their logs in ``tmp``."""
+    for version, each in zip("abcdefgh", workers, strict=False):
+        await each.stop()
+        each.save_log(tmp / f"{version}.log")
+
+
 async def started(*workers: WorkerProcess) -> None:
     for each in workers:
         await each.start()
@@ -103,10 +110,7 @@ async def test_a_job_reaches_a_worker_attached_to_another_node(
     finally:
         for call in calls:
             await call.end()
-        for each in workers:
-            await each.stop()
-        for version, each in zip("ab", workers, strict=True):
-            (tmp_path / f"{version}.log").write_text("".join(each.log), encoding="utf-8")
+        await stop_keeping_logs(tmp_path, workers)
 
 
 async def test_a_draining_worker_sends_its_new_calls_to_the_other_node(
@@ -179,7 +183,4 @@ async def test_when_every_worker_is_full_the_server_drops_the_dispatch_for_good(
     finally:
         for call in calls:
             await call.end()
-        for each in workers:
-            await each.stop()
-        for version, each in zip("ab", workers, strict=True):
-            (tmp_path / f"{version}.log").write_text("".join(each.log), encoding="utf-8")
+        await stop_keeping_logs(tmp_path, workers)

@@ -187,8 +187,8 @@ async def test_a_new_version_takes_over_while_calls_keep_arriving(
     finally:
         await v2.stop()
         await v1.stop()
-        for version, process in (("v1", v1), ("v2", v2)):
-            (tmp_path / f"{version}.log").write_text("".join(process.log), encoding="utf-8")
+        v1.save_log(tmp_path / "v1.log")
+        v2.save_log(tmp_path / "v2.log")
 
 
 BROKEN_AGENT = "import a_module_that_is_not_installed\n"

@@ -56,15 +56,17 @@ class Takeover:
     def _me(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "version": self.version}
 
-    async def older_peers(self) -> list[dict[str, Any]]:
-        """The running workers this one takes over, as their ``info`` replies."""
+    async def peers(self) -> list[dict[str, Any]]:
+        """The other running workers of this deployment, as their ``info`` replies."""
         replies = await each_worker(self.directory, {"op": INFO_OP})
+        return [info for info in replies if self.deployment.matches(info)]
+
+    async def older_peers(self) -> list[dict[str, Any]]:
+        """The running workers this one takes over."""
         return [
             info
-            for info in replies
-            if self.deployment.matches(info)
-            and not info.get("draining")
-            and float(info.get("started_at", 0.0)) < self.started_at
+            for info in await self.peers()
+            if not info.get("draining") and float(info.get("started_at", 0.0)) < self.started_at
         ]
 
     async def drain_peers(self) -> list[dict[str, Any]]:
@@ -89,8 +91,7 @@ class Takeover:
 
     async def report_failure(self, reason: str) -> None:
         """Tell every peer of the deployment that this worker failed to take over."""
-        replies = await each_worker(self.directory, {"op": INFO_OP})
-        for peer in (info for info in replies if self.deployment.matches(info)):
+        for peer in await self.peers():
             await _ask_peer(peer, {"op": FAILED_OP, "by": self._me(), "reason": reason})
             logger.info(
                 "takeover failed: worker pid %s keeps serving version %s",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +62,6 @@ class WorkerControl:
                     INFO_OP: self._info,
                     DRAIN_OP: self._drain_request,
                     FAILED_OP: self._failed,
-                    OBJECTS_OP: _live_objects,
                 },
             )
             await server.start()
@@ -98,9 +96,8 @@ class WorkerControl:
             "active": runtime.state.active,
             "load": round(runtime.load(), 3),
             "agents": list(runtime.handlers.agents),
-            # for leak hunting (tests/benchmarks/soak.py): counted only when asked
+            # for leak hunting (openrtc_testing.soak): counted only when asked
             "asyncio_tasks": len(asyncio.all_tasks()),
-            "threads": threading.active_count(),
             "loop_lag_p99_ms": None if health is None else round(health.loop_lag_p99_s * 1000, 1),
         }
 
@@ -156,38 +153,6 @@ class WorkerControl:
                 await server_closed()
 
         return worker_task(bound(), "openrtc-takeover-bound")
-
-
-OBJECTS_OP = "objects"
-TRACKED_TYPES = (
-    "Room",
-    "LocalAudioTrack",
-    "AudioSource",
-    "AgentSession",
-    "JobContext",
-    "RoomIO",
-    "FfiHandle",
-    "LocalTrackPublication",
-    "LocalParticipant",
-    "AudioStream",
-)
-"""Per-call livekit objects: once calls ended, a growing count of any of them is a leak."""
-
-
-async def _live_objects(request: Mapping[str, Any]) -> Mapping[str, Any]:
-    """How many instances of the per-call livekit types are alive (after a full collection
-    if ``collect`` is set): for leak hunting. Walks the heap, so only asked for by hand or by
-    the soak."""
-    import gc
-
-    if request.get("collect"):
-        gc.collect()
-    counts = dict.fromkeys(TRACKED_TYPES, 0)
-    for obj in gc.get_objects():
-        name = type(obj).__name__
-        if name in counts:
-            counts[name] += 1
-    return counts
 
 
 def _who(request: Mapping[str, Any]) -> str:

@@ -109,6 +109,11 @@ class WorkerProcess:
             await self._reader
         return code
 
+    def save_log(self, path: Path) -> Path:
+        """Write what the worker logged to ``path``, for reading after a failed run."""
+        path.write_text("".join(self.log), encoding="utf-8")
+        return path
+
     async def stop(self) -> None:
         """Kill a worker a failed test left running."""
         if self.proc is not None and self.proc.returncode is None:

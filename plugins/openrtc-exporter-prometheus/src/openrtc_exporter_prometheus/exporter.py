@@ -32,7 +32,6 @@ class PrometheusExporter:
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._listen_failed = False
-        self._closed = False
 
     @property
     def metrics(self) -> WorkerMetrics:
@@ -51,9 +50,8 @@ class PrometheusExporter:
         return f"http://{host}:{self.port}/metrics"
 
     def serve(self) -> None:
-        """Start the HTTP endpoint if it is not running; a busy port is logged, not fatal.
-        Once closed it stays closed: a late record must not open the port again."""
-        if self._server is not None or self._listen_failed or self._closed:
+        """Start the HTTP endpoint if it is not running; a busy port is logged, not fatal."""
+        if self._server is not None or self._listen_failed:
             return
         from prometheus_client import start_http_server
 
@@ -83,7 +81,6 @@ class PrometheusExporter:
         self.metrics.observe_snapshot(snapshot)
 
     def close(self) -> None:
-        self._closed = True
         server, self._server = self._server, None
         if server is None:
             return
