@@ -53,6 +53,24 @@ def test_a_fresh_monitor_does_not_read_its_first_stall_as_a_trend() -> None:
     assert monitor.health().loop_lag_p95_s >= 0.1
 
 
+def test_the_recent_figure_covers_only_the_last_seconds() -> None:
+    monitor = LoopMonitor(tick_s=0.05, window_s=10.0, recent_window_s=3.0)
+    for i in range(100):
+        monitor.record_lag(i * 0.05, 0.001)
+    monitor.record_lag(5.0, 0.6)
+    monitor.refresh()
+    stalled = monitor.health()
+    assert stalled.recent_window_s == 3.0
+    assert stalled.loop_lag_recent_p95_s >= 0.4  # 0.6 s of 3 s late: far past 5 %
+    assert stalled.loop_lag_p95_s < stalled.loop_lag_recent_p95_s
+    for i in range(1, 61):
+        monitor.record_lag(5.0 + i * 0.05, 0.001)
+    monitor.refresh()
+    later = monitor.health()
+    assert later.loop_lag_recent_p95_s == 0.001
+    assert later.loop_lag_max_s == 0.6  # still in the 10 s the snapshot reports
+
+
 async def test_measures_a_loop_blocked_by_sleep_and_one_kept_busy() -> None:
     monitor = LoopMonitor(tick_s=0.02, window_s=1.0)
     monitor.start()

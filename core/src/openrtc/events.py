@@ -234,6 +234,10 @@ class WorkerHealth:
     """Live sessions on the loop ``loop_busy`` measures when that is not every session of the
     worker: in hybrid isolation, the session host the next call would go to. ``None``: the
     worker's own loop, which runs every session."""
+    recent_window_s: float = 3.0
+    loop_lag_recent_p95_s: float = 0.0
+    """Lag p95 over only the last ``recent_window_s`` seconds: whether the loop is behind now,
+    rather than whether it was at some point in ``window_s``. Admission rules read this one."""
 
 
 @attrs.frozen(kw_only=True)

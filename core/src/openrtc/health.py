@@ -16,7 +16,7 @@ import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -24,8 +24,13 @@ from openrtc.events import WorkerHealth
 
 TICK_S = 0.05
 WINDOW_S = 10.0
-"""Lag percentiles are over this many seconds: long enough to see a trend, short enough that
-a worker stops refusing soon after its loop recovers."""
+"""The reported lag percentiles are over this many seconds: long enough to show an operator a
+trend between two scrapes."""
+RECENT_WINDOW_S = 3.0
+"""``loop_lag_recent_p95_s`` is over this many seconds, about one of livekit's status reports:
+what an admission rule reads, so a worker whose loop stalled once (a burst of session starts,
+the first call's imports) takes calls again a few seconds after it recovered, not ten. With
+one worker LiveKit drops every call dispatched while the worker reports itself full."""
 REFRESH_TICKS = 5
 """Figures are recomputed every this many ticks (4 times a second at the default tick)."""
 BUSY_WINDOW_S = 3.0
@@ -63,12 +68,14 @@ class LoopMonitor:
         *,
         tick_s: float = TICK_S,
         window_s: float = WINDOW_S,
+        recent_window_s: float = RECENT_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
         thread_clock: Callable[[], float] = time.thread_time,
         host_times: Callable[[], tuple[float, float] | None] = _host_cpu_times,
     ) -> None:
         self.tick_s = tick_s
         self.window_s = window_s
+        self.recent_window_s = min(recent_window_s, window_s)
         self._clock = clock
         self._thread_clock = thread_clock
         self._host_times = host_times
@@ -138,14 +145,11 @@ class LoopMonitor:
             self._cpu.popleft()
 
     def _measure(self) -> WorkerHealth:
-        lags = sorted(lag for _, lag in self._lags)
-        # Until the monitor has run a whole window, the ticks it has not seen count as prompt:
-        # no call was waiting on the loop before it started, and a percentile over a few
-        # dozen samples would let one stall of a fresh worker (its first calls connecting)
-        # read as a loop falling behind, and refuse the calls right behind them.
-        unseen = round(self.window_s / self.tick_s) - len(lags)
-        if unseen > 0:
-            lags = [0.0] * unseen + lags
+        lags = self._padded((lag for _, lag in self._lags), self.window_s)
+        recent_from = self._lags[-1][0] - self.recent_window_s if self._lags else 0.0
+        recent = self._padded(
+            (lag for at, lag in self._lags if at > recent_from), self.recent_window_s
+        )
         return WorkerHealth(
             window_s=self.window_s,
             loop_lag_p50_s=round(percentile(lags, 0.50), 4),
@@ -155,7 +159,20 @@ class LoopMonitor:
             loop_stall_max_s=round(self._stall_max, 4),
             loop_busy=round(self._loop_busy(), 4),
             host_cpu=self._host_cpu(),
+            recent_window_s=self.recent_window_s,
+            loop_lag_recent_p95_s=round(percentile(recent, 0.95), 4),
         )
+
+    def _padded(self, lags: Iterable[float], window_s: float) -> list[float]:
+        """``lags`` sorted, with the ticks of ``window_s`` the monitor has not seen as prompt.
+
+        Until the monitor has run a whole window, a percentile over a few dozen samples would
+        let one stall of a fresh worker (its first calls connecting) read as a loop falling
+        behind, and refuse the calls right behind them; no call waited on the loop before
+        the monitor started."""
+        ordered = sorted(lags)
+        unseen = round(window_s / self.tick_s) - len(ordered)
+        return [0.0] * unseen + ordered if unseen > 0 else ordered
 
     def _loop_busy(self) -> float:
         if len(self._cpu) < 2:
@@ -191,6 +208,7 @@ def with_session_host(worker: WorkerHealth, host: WorkerHealth, host_sessions: i
         loop_lag_p95_s=max(worker.loop_lag_p95_s, host.loop_lag_p95_s),
         loop_lag_p99_s=max(worker.loop_lag_p99_s, host.loop_lag_p99_s),
         loop_lag_max_s=max(worker.loop_lag_max_s, host.loop_lag_max_s),
+        loop_lag_recent_p95_s=max(worker.loop_lag_recent_p95_s, host.loop_lag_recent_p95_s),
         loop_stall_max_s=max(worker.loop_stall_max_s, host.loop_stall_max_s),
         loop_busy=busy,
         loop_sessions=sessions,

@@ -3,11 +3,13 @@
 Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 
 * loop lag: the loop already runs late, so every live call waits longer; refuse until the lag
-  p95 over the monitor's window is back under the limit. The monitor counts a stall for every
-  tick it swallowed, so at the default limit one stall must last about 0.55 s to refuse calls;
-  a loop falling behind stalls longer, and more often. On a shared 2-core machine this is the
-  signal that fires first: the loop thread is starved of the CPU (other threads hold the GIL,
-  other processes the cores) before it is busy itself;
+  p95 over the last few seconds (``loop_lag_recent_p95_s``) is back under the limit. The
+  monitor counts a stall for every tick it swallowed, so at the default limit a stall of
+  about 0.25 s refuses calls for the next 3 s; a loop falling behind stalls again within
+  them and stays refused. (Over the 10 s the snapshot reports, one 1 s stall kept the worker
+  full for 10 s after its loop had recovered, and LiveKit dropped every call meanwhile.) On a
+  shared 2-core machine this is the signal that fires first: the loop thread is starved of the
+  CPU (other threads hold the GIL, other processes the cores) before it is busy itself;
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
   cores. The rule adds what the call asked for, and every call accepted in the last few
   seconds (still greeting, so not fully in the figure yet), will cost at the measured cost per
@@ -77,10 +79,10 @@ def overload_reason(state: WorkerState, limits: Limits) -> str | None:
     health = state.health
     if health is None:
         return None
-    if limits.loop_lag_s > 0 and health.loop_lag_p95_s > limits.loop_lag_s:
+    if limits.loop_lag_s > 0 and health.loop_lag_recent_p95_s > limits.loop_lag_s:
         return (
-            f"overloaded: event loop lag p95 {health.loop_lag_p95_s * 1000:.0f} ms over the "
-            f"last {health.window_s:g} s (limit overload.loop_lag_ms="
+            f"overloaded: event loop lag p95 {health.loop_lag_recent_p95_s * 1000:.0f} ms over "
+            f"the last {health.recent_window_s:g} s (limit overload.loop_lag_ms="
             f"{limits.loop_lag_s * 1000:g}); add workers or lower max_concurrent_sessions"
         )
     if limits.loop_busy > 0:
@@ -110,7 +112,7 @@ def load(state: WorkerState, limits: Limits) -> float | None:
         return 1.0
     shares = [0.0]
     if limits.loop_lag_s > 0:
-        shares.append(health.loop_lag_p95_s / limits.loop_lag_s)
+        shares.append(health.loop_lag_recent_p95_s / limits.loop_lag_s)
     if limits.loop_busy > 0:
         shares.append(predicted_busy(state, extra=0) / limits.loop_busy)
     if limits.host_cpu > 0 and health.host_cpu is not None:

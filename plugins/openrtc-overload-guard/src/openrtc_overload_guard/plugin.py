@@ -10,9 +10,9 @@ LOOP_LAG_MS = Setting(
     "overload.loop_lag_ms",
     "float",
     100.0,
-    "Refuse new calls while the event loop's lag p95 over the last 10 s passes this many "
+    "Refuse new calls while the event loop's lag p95 over the last 3 s passes this many "
     "milliseconds (0: off). Lag adds to every live caller's wait; a stall counts for as long "
-    "as it lasted, so one stall must last about 0.55 s to trip the default.",
+    "as it lasted, so a stall of about 0.25 s trips the default for 3 s.",
     minimum=0,
 )
 LOOP_BUSY = Setting(
