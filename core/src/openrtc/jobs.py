@@ -185,7 +185,6 @@ class JobHandlers:
             decision.router,
         )
         self.session_started(job.id, room, decision)
-        self.state.job_launching(job.id)
         try:
             await request.accept(
                 name=decision.agent,
@@ -198,8 +197,6 @@ class JobHandlers:
             if self.on_not_launched is not None:
                 self.on_not_launched(JobEnded(job.id, room, decision.agent, succeeded=False))
             raise
-        finally:
-            self.state.job_launched(job.id)
 
     def session_started(self, job_id: str, room: str, decision: RouteDecision) -> None:
         """Count a routed job as started. Jobs the worker launches itself (``openrtc connect``)

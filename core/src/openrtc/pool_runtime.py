@@ -102,12 +102,10 @@ class PoolRuntime:
     def load(self) -> float:
         """Reported load: the largest contribution of the ``openrtc_worker_load`` hooks.
 
-        The own share leaves out jobs still launching: livekit adds a reserved slot's worth of
-        load for each of those itself, and counting them twice would refuse dispatches below
-        the cap while job processes start."""
+        The own share counts every admitted session, launched or not: livekit's own estimate
+        for jobs still launching is switched off (``livekit_adapter/availability.py``)."""
         state = self.state.worker_state()
-        launched = state.active_sessions - self.state.launching_count
-        own = max(launched, 0) / max(state.max_concurrent_sessions, 1)
+        own = state.active_sessions / max(state.max_concurrent_sessions, 1)
         contributions = self.host.hook.openrtc_worker_load(state=state, settings=self.settings)
         value = max([own, *(float(c) for c in contributions if c is not None)])
         return min(max(value, 0.0), 1.0)

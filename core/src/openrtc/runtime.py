@@ -52,10 +52,10 @@ class SessionEnd:
 
 
 class RuntimeState:
-    """The one record of this worker's jobs: launching, live, ended (and how), rejected.
+    """The one record of this worker's jobs: live, ended (and how), rejected.
 
-    Everything else reads it through methods: admission and load (``worker_state``,
-    ``launching_count``), snapshots, and the supervisor (``on_failure_limit``).
+    Everything else reads it through methods: admission and load (``worker_state``),
+    snapshots, and the supervisor (``on_failure_limit``).
     """
 
     def __init__(
@@ -79,7 +79,6 @@ class RuntimeState:
         self.peak_active = 0
         """The most sessions that were ever live at once: the number to hold against the cap."""
         self.draining = False
-        self._launching: set[str] = set()
         self._failed_in_job: set[str] = set()
         self._rejected_by: dict[str, int] = {}
         self._health: Callable[[], WorkerHealth | None] = lambda: None
@@ -174,18 +173,6 @@ class RuntimeState:
     def on_failure_limit(self, callback: Callable[[int], None]) -> None:
         """Call ``callback`` when ``consecutive_failure_limit`` sessions failed in a row."""
         self._on_failure_limit = callback
-
-    def job_launching(self, job_id: str) -> None:
-        """An accepted job whose launch is under way: livekit holds a reserved slot for it
-        (and counts that slot in the load it reports) until ``job_launched``."""
-        self._launching.add(job_id)
-
-    def job_launched(self, job_id: str) -> None:
-        self._launching.discard(job_id)
-
-    @property
-    def launching_count(self) -> int:
-        return len(self._launching)
 
     def job_failed(self, job_id: str) -> None:
         """The job's session failed where its executor cannot tell: the entrypoint raised, or

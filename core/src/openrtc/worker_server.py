@@ -23,9 +23,10 @@ def build_worker_server(spec: WorkerSpec, jobs: JobRunner) -> WorkerServer:
 
     Load policy, the same whatever runs the jobs: the worker reports itself full at exactly
     ``max_concurrent_sessions``. The load the pool reports is live sessions over the cap and
-    the threshold is 1.0 (livekit's own 0.7 would call it full at 70% of the cap); livekit
-    estimates an accepted job that has not launched yet at ``load_threshold /
-    num_idle_processes``, so that number is the cap too, one session's share.
+    the threshold is 1.0 (livekit's own 0.7 would call it full at 70% of the cap). livekit's
+    own estimate for accepted jobs not launched yet is switched off in the adapter
+    (``livekit_adapter/availability.py``): the pool counts them as live from admission on.
+    ``num_idle_processes`` stays the cap: livekit bounds its idle-process target by it.
     """
     # livekit-agents is imported only when a worker is really built
     from openrtc.livekit_adapter import ServerOptions, build_server

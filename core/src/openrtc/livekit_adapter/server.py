@@ -21,6 +21,7 @@ from openrtc.job_runners import JobRunner, JobsAsTasks, JobsInHosts, JobsInProce
 from openrtc.routing import decision_from_attributes
 from openrtc.strategies import JobEnded
 
+from .availability import AvailabilityByAdmission
 from .connection import RECONNECT_ATTEMPTS, ConnectionFailed, describe_error, retry_delay
 from .coroutine_pool import CoroutineJobPool
 from .host_pool import HostPool
@@ -93,7 +94,7 @@ class ServerOptions:
     killed (process) or cancelled (coroutine)."""
 
 
-class _OpenRTCAgentServer(AgentServer):
+class _OpenRTCAgentServer(AvailabilityByAdmission):
     """AgentServer whose job pool is chosen by the way jobs run (`JobRunner`).
 
     `AgentServer.run()` builds a ProcPool and assigns it to `self._proc_pool` before starting
@@ -104,7 +105,8 @@ class _OpenRTCAgentServer(AgentServer):
     count); with session hosts it keeps a HostPool built from the same arguments. Either way
     it subscribes the job-ended report to the kept pool.
 
-    It also owns the retrying of the connection to LiveKit (`_connection_task`).
+    It also owns the retrying of the connection to LiveKit (`_connection_task`), and leaves
+    the decision to take a job to the admission rules (`AvailabilityByAdmission`).
     """
 
     def __init__(

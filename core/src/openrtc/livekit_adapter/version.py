@@ -83,6 +83,12 @@ PRIVATE_NAMES_USED: tuple[str, ...] = (
     "livekit.rtc._ffi_client.FfiClient._instance",
     # the health check answers 503 while it is set; livekit's loop sets it when it gives up
     "livekit.agents.worker.AgentServer._connection_failed",
+    # whether a job request reaches the request handler, and the load the status reports:
+    # overridden so that the admission rules decide (availability.py)
+    "livekit.agents.worker.AgentServer._is_available",
+    "livekit.agents.worker.AgentServer._get_effective_load",
+    "livekit.agents.worker.AgentServer._worker_load",
+    "livekit.agents.worker.AgentServer._draining",
 )
 
 # Keyword parameters the adapter passes to private or internal constructors.
