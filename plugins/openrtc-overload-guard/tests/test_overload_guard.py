@@ -156,3 +156,18 @@ def test_the_worker_reports_itself_full_to_livekit_while_overloaded(pool: AgentP
     assert runtime.load() == 1.0
     runtime.state.measure_health(lambda: health(busy=0.07))
     assert runtime.load() == pytest.approx(0.1)
+
+
+def test_turning_full_and_free_is_logged_once_each_with_the_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from openrtc_overload_guard.plugin import FullReports
+
+    reports = FullReports()
+    with caplog.at_level("INFO", logger="openrtc.overload"):
+        for reason in (None, "overloaded: lag", "overloaded: lag", "overloaded: busy", None, None):
+            reports.note(reason)
+    assert [r.getMessage() for r in caplog.records] == [
+        "reporting the worker full: overloaded: lag",
+        "reporting the worker free again",
+    ]

@@ -3,6 +3,9 @@ the worker's reported load."""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from openrtc.plugin import AdmissionRequest, AdmissionRule, Setting, Settings, WorkerState, hookimpl
 from openrtc_overload_guard.guard import Limits, load, overload_reason
 
@@ -54,6 +57,32 @@ def openrtc_admission_rules(settings: Settings) -> list[AdmissionRule]:
     ]
 
 
+logger = logging.getLogger("openrtc.overload")
+
+
+class FullReports:
+    """Logs when the guard starts and stops reporting the worker full, with the reason: the
+    load reaches LiveKit every few seconds with no why, and while a worker reports itself
+    full LiveKit drops the calls it cannot place elsewhere."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # livekit asks for the load from executor threads
+        self._reason: str | None = None
+
+    def note(self, reason: str | None) -> None:
+        with self._lock:
+            was, self._reason = self._reason, reason
+        if reason is not None and was is None:
+            logger.info("reporting the worker full: %s", reason)
+        elif reason is None and was is not None:
+            logger.info("reporting the worker free again")
+
+
+_reports = FullReports()
+
+
 @hookimpl
 def openrtc_worker_load(state: WorkerState, settings: Settings) -> float | None:
-    return load(state, Limits.from_settings(settings))
+    limits = Limits.from_settings(settings)
+    _reports.note(overload_reason(state, limits) if state.health is not None else None)
+    return load(state, limits)
