@@ -68,6 +68,7 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "overload.host_cpu": ("0.95", "0.95"),
         "session_defaults.input_sample_rate": ("24000", "24000"),
         "session_defaults.input_gain_control": ("true", "True"),
+        "session_defaults.sync_transcription": ("false", "False"),
         "hybrid.hosts": ("3", "3"),
         "hybrid.start_timeout": ("45", "45.0"),
         "deployment_version": ("2026.12.1", "2026.12.1"),

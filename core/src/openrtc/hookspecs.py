@@ -175,6 +175,21 @@ class OpenRTCHookSpecs:
         raise NotImplementedError
 
     @hookspec
+    def openrtc_text_output(self, session: SessionSpec) -> Mapping[str, Any] | None:
+        """Choose how a session sends the agent's transcript to the room.
+
+        Fires once per job, before the session starts in its room (not in ``openrtc
+        console``), next to ``openrtc_audio_input``. The merged results become livekit's
+        ``room_io.TextOutputOptions`` for the session (``sync_transcription``,
+        ``transcription_speed_factor``, ...); with no contribution livekit's own defaults
+        apply. Two plugins returning the same key is an error naming both.
+
+        :param session: the agent, job, shared ``userdata`` and settings of the session.
+        :return: keyword arguments for ``TextOutputOptions``, or ``None``.
+        """
+        raise NotImplementedError
+
+    @hookspec
     def openrtc_session_overrides(self, session: SessionSpec) -> Mapping[str, Any] | None:
         """Override ``AgentSession`` keyword arguments for one session (tenant overrides).
 

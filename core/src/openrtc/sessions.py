@@ -29,6 +29,8 @@ class SessionPlan:
     greeting: str | None
     audio_input: dict[str, Any] = attrs.field(factory=dict)
     """``AudioInputOptions`` keyword arguments from ``openrtc_audio_input``; empty: livekit's."""
+    text_output: dict[str, Any] = attrs.field(factory=dict)
+    """``TextOutputOptions`` keyword arguments from ``openrtc_text_output``; empty: livekit's."""
 
     def with_options(self, session_kwargs: dict[str, Any]) -> SessionPlan:
         return attrs.evolve(self, session_kwargs=session_kwargs)
@@ -47,14 +49,19 @@ def plan_session(
     options = assemble(
         plugin_defaults=plugin_defaults, pool=defaults, agent=config, overrides=overrides
     )
-    audio_input = combine_plugin_layer(
-        host.call_each("openrtc_audio_input", session=spec), "openrtc_audio_input"
-    )
+    # the room I/O options: one hook per livekit options class, named after the plan's field
+    room_io_layers = {
+        field: combine_plugin_layer(host.call_each(hook, session=spec), hook)
+        for field, hook in (
+            ("audio_input", "openrtc_audio_input"),
+            ("text_output", "openrtc_text_output"),
+        )
+    }
     return SessionPlan(
         agent=config,
         session_kwargs=options,
         greeting=greeting_for(defaults, config),
-        audio_input=audio_input,
+        **room_io_layers,
     )
 
 
@@ -79,11 +86,15 @@ async def start_session(
     start: dict[str, Any] = {"agent": plan.agent.agent_cls(), "capture_run": capture_run}
     if room is not None:
         start["room"] = room
-        if plan.audio_input:
+        if plan.audio_input or plan.text_output:
             from livekit.agents.voice import room_io
 
-            audio = room_io.AudioInputOptions(**plan.audio_input)
-            start["room_options"] = room_io.RoomOptions(audio_input=audio)
+            options: dict[str, Any] = {}
+            if plan.audio_input:
+                options["audio_input"] = room_io.AudioInputOptions(**plan.audio_input)
+            if plan.text_output:
+                options["text_output"] = room_io.TextOutputOptions(**plan.text_output)
+            start["room_options"] = room_io.RoomOptions(**options)
     await session.start(**start)
     if plan.greeting:
         reply = session.generate_reply(instructions=plan.greeting)

@@ -59,6 +59,21 @@ def test_the_plan_carries_the_defaults_and_the_settings_change_them() -> None:
         assert pool._runtime.handlers.plan(config, spec).audio_input == expected
 
 
+def test_transcripts_follow_the_audio_unless_the_setting_turns_it_off() -> None:
+    from openrtc.plugin import SessionSpec
+
+    for settings, expected in (
+        ({}, {}),  # livekit's default: synchronised
+        ({"session_defaults.sync_transcription": False}, {"sync_transcription": False}),
+    ):
+        pool = offline_pool(plugin_settings=settings)
+        config = pool.add("listener", Listener)
+        spec = SessionSpec(
+            agent="listener", job_id="j", room_name="r", userdata={}, settings=pool.settings
+        )
+        assert pool._runtime.handlers.plan(config, spec).text_output == expected
+
+
 @pytest.mark.parametrize(("setting", "rate"), [(None, 16_000), (24_000, 24_000)])
 async def test_a_live_session_hears_the_caller_at_the_chosen_rate(
     livekit_server: LocalLiveKitServer,

@@ -30,11 +30,20 @@ INPUT_GAIN_CONTROL = Setting(
     "synchronous call per frame; turn it on for callers whose level varies a lot (speaker "
     "phones) when the STT does not normalise levels itself.",
 )
+SYNC_TRANSCRIPTION = Setting(
+    "session_defaults.sync_transcription",
+    "bool",
+    True,
+    "Send the agent's transcript word by word as its audio plays, livekit-agents' default. "
+    "It estimates the speaking rate of every frame the agent speaks, on the event loop; off "
+    "sends the text as soon as it is generated, and an interrupted reply then stays in the "
+    "chat history whole, not cut where the caller interrupted.",
+)
 
 
 @hookimpl
 def openrtc_settings() -> list[Setting]:
-    return [INPUT_SAMPLE_RATE, INPUT_GAIN_CONTROL]
+    return [INPUT_SAMPLE_RATE, INPUT_GAIN_CONTROL, SYNC_TRANSCRIPTION]
 
 
 @hookimpl
@@ -46,3 +55,10 @@ def openrtc_audio_input(session: SessionSpec) -> dict[str, Any]:
     if rate:
         options["sample_rate"] = rate
     return options
+
+
+@hookimpl
+def openrtc_text_output(session: SessionSpec) -> dict[str, Any] | None:
+    if session.settings[SYNC_TRANSCRIPTION.name]:
+        return None  # livekit's default
+    return {"sync_transcription": False}
