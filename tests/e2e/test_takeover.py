@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +45,6 @@ ENV = {
     "OPENRTC_OVERLOAD_LOOP_LAG_MS": "1000",
     "OPENRTC_OVERLOAD_LOOP_BUSY": "0.95",
 }
-
-
-@pytest.fixture
-def control_dir() -> Iterator[Path]:
-    # short: a Unix socket path is limited to about 100 bytes, pytest's tmp_path is long
-    with tempfile.TemporaryDirectory(prefix="ortc-") as name:
-        yield Path(name) / "control"
 
 
 def worker(

@@ -64,15 +64,33 @@ class ListeningCall:
         caller, identity = self.caller, self.agent_identity
         return caller is not None and identity in caller.room.remote_participants
 
-    async def end(self) -> bool:
+    async def end(self, *, agent_leaves_within_s: float = 0.0) -> bool:
         """Hang up and delete the room; True if the agent was still there when the caller
-        left (the call was not dropped)."""
+        left (the call was not dropped).
+
+        With ``agent_leaves_within_s``, the room is deleted only once the agent left it on its
+        own (or that many seconds passed), as after an ordinary hang-up. Deleting it under a
+        present agent disconnects it from the server side, and livekit rtc then keeps the
+        agent's published audio track, its source and that source's native capture thread
+        for the rest of the process (see ``openrtc_testing.soak.KNOWN_LEAK``)."""
         stayed = self.agent_present()
         if self.caller is not None:
             await self.caller.leave()
+        if agent_leaves_within_s > 0:
+            await self._wait_until_empty(agent_leaves_within_s)
         with contextlib.suppress(Exception):  # gone already (the server deleted it)
             await self.admin.delete_room(self.room)
         return stayed
+
+    async def _wait_until_empty(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if not await self.admin.list_participants(self.room):
+                    return
+            except Exception:  # the room is gone already
+                return
+            await asyncio.sleep(0.2)  # the server's participant list is polled, no event
 
 
 @attrs.define
@@ -87,10 +105,12 @@ class HeldCall:
         return self.call.error is None and self.stayed
 
 
-async def hold_call(call: ListeningCall, hold_s: float) -> HeldCall:
+async def hold_call(
+    call: ListeningCall, hold_s: float, *, agent_leaves_within_s: float = 0.0
+) -> HeldCall:
     await call.start()
     if call.error is not None:
         await call.end()
         return HeldCall(call)
     await asyncio.sleep(hold_s)
-    return HeldCall(call, stayed=await call.end())
+    return HeldCall(call, stayed=await call.end(agent_leaves_within_s=agent_leaves_within_s))

@@ -10,7 +10,9 @@ A test that needs the server and cannot have it fails with the reason; it is nev
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pytest
@@ -109,6 +111,15 @@ async def caller_factory(livekit_server: LocalLiveKitServer) -> AsyncIterator[Ca
     yield make
     for caller in reversed(callers):
         await caller.leave()
+
+
+@pytest.fixture
+def control_dir() -> Iterator[Path]:
+    """A fresh directory path for workers' control sockets (``--control-dir``), not yet
+    created (the worker makes it 0700). Short, unlike ``tmp_path``: a Unix socket's path is
+    limited to about 100 bytes."""
+    with tempfile.TemporaryDirectory(prefix="ortc-") as name:
+        yield Path(name) / "control"
 
 
 @pytest_asyncio.fixture
