@@ -1,9 +1,10 @@
 """The deployment audit trail: one record at each step of a worker version's life.
 
 ``deployment_started`` when the worker begins serving, ``deployment_ready`` at its first
-registration, ``drain_started`` and ``drain_completed`` around its drain, and
+registration, ``drain_started`` and ``drain_completed`` around its drain,
 ``deployment_rolled_back`` when a new version that was to take over from it failed to start,
-each with the version, the pid and the counts, sent to every exporter like any other event.
+and ``worker_lost`` when it finds a worker on its host that died with calls (SIGKILL), each
+with the version, the pid and the counts, sent to every exporter like any other event.
 An operator reading them in order sees when a version took calls and when it let go of the
 last one.
 """
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from openrtc import events
+from openrtc.lost_workers import LostWorker
 from openrtc.runtime import RuntimeState
 
 
@@ -85,5 +87,18 @@ class DeploymentAudit:
                 failed_pid=failed_pid,
                 reason=reason,
                 active_sessions=self._state.active,
+            )
+        )
+
+    def worker_lost(self, lost: LostWorker) -> None:
+        """A worker that ended without stopping, found when this one started."""
+        self._emit(
+            events.WorkerLost(
+                pid=lost.pid,
+                version=lost.version,
+                active_sessions=lost.active,
+                per_agent=dict(lost.per_agent),
+                snapshot_at=lost.snapshot_at,
+                found_by=os.getpid(),
             )
         )

@@ -146,7 +146,8 @@ async def ask(path: Path, request: Mapping[str, Any], timeout_s: float = 3.0) ->
     return reply if isinstance(reply, dict) else {"error": f"not an object: {reply!r}"}
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -156,17 +157,24 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def files_by_pid(directory: Path, suffix: str) -> list[tuple[int, Path]]:
+    """The files ``<pid><suffix>`` in ``directory`` (workers name theirs by pid), by pid."""
+    found = []
+    for path in sorted(directory.glob(f"*{suffix}")):
+        try:
+            found.append((int(path.name.removesuffix(suffix)), path))
+        except ValueError:
+            continue
+    return found
+
+
 def _live_sockets(directory: Path) -> list[tuple[int, Path]]:
     """The other workers' sockets, by pid; those of processes that are gone are removed."""
     found = []
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
-        try:
-            pid = int(path.name.removesuffix(SUFFIX))
-        except ValueError:
-            continue
+    for pid, path in files_by_pid(directory, SUFFIX):
         if pid == os.getpid():
             continue
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             continue

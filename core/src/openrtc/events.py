@@ -163,6 +163,25 @@ class DeploymentRolledBack(MetricsEvent):
 
 
 @attrs.frozen(kw_only=True)
+class WorkerLost(MetricsEvent):
+    """A worker on this host ended without stopping (SIGKILL, the OOM killer), found by this
+    one when it started (``openrtc.lost_workers``). LiveKit does not dispatch its calls again."""
+
+    kind: ClassVar[str] = "worker_lost"
+    pid: int
+    """The lost worker's."""
+    version: str
+    """The lost worker's deployment version."""
+    active_sessions: int
+    """Sessions live at its last snapshot: the calls its callers lost."""
+    per_agent: dict[str, int]
+    snapshot_at: float
+    """When that snapshot was taken; calls started or ended after it are not counted."""
+    found_by: int
+    """This worker's pid."""
+
+
+@attrs.frozen(kw_only=True)
 class AgentReloaded(MetricsEvent):
     """A saved agent file was reloaded (``outcome`` applied) or left as it was (failed)."""
 

@@ -18,6 +18,7 @@ from openrtc.deployment import deployment_version
 from openrtc.health import LoopMonitor, serving_health
 from openrtc.hot_reload import HotReload
 from openrtc.jobs import JobHandlers
+from openrtc.lost_workers import forget
 from openrtc.plugins import PluginHost
 from openrtc.probes import WorkerProbes
 from openrtc.registration import LiveKitConnectionError, RegistrationWatch, connection_values
@@ -143,6 +144,8 @@ class PoolRuntime:
             self, deployment, started_at=time.time(), drain=self._drain_soon
         )
         await control.open()
+        if control.last_snapshot is not None:
+            self.exporters.append(control.last_snapshot)
         http_port = http_port or self.settings["http_port"]
         spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
         self.server = self.isolation.build_server(spec)
@@ -179,6 +182,8 @@ class PoolRuntime:
             for exporter in self.exporters:
                 exporter.close()
             self.exporters_closed = True
+            if control.last_snapshot is not None:
+                forget(control.last_snapshot)
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error
 

@@ -3,7 +3,8 @@
 ``info`` describes the worker (pid, version, deployment, state, counts); ``drain`` starts its
 drain on behalf of a worker taking over; ``takeover_failed`` records in its audit trail that a
 new version failed to take over, so it keeps serving. The control socket is opened when the
-worker starts serving and closed when it stops.
+worker starts serving and closed when it stops; next to it the worker keeps its latest
+snapshot, and reports the workers it finds gone without stopping (``openrtc.lost_workers``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from openrtc.config import ConfigurationError
 from openrtc.control_socket import ControlServer, ControlSocketError, control_dir
+from openrtc.lost_workers import describe, find_lost, last_snapshot_exporter
+from openrtc.snapshot_file import SnapshotFileExporter
 from openrtc.takeover import DRAIN_OP, FAILED_OP, INFO_OP, Deployment, Takeover
 from openrtc.worker_tasks import worker_task
 
@@ -48,6 +51,9 @@ class WorkerControl:
         self.takeover: Takeover | None = None
         self.timed_out: float | None = None
         """``takeover_timeout`` once it passed before the first registration."""
+        self.last_snapshot: SnapshotFileExporter | None = None
+        """Keeps this worker's latest snapshot by its socket, for the worker that finds it
+        gone (``openrtc.lost_workers``); ``None`` without a control socket."""
 
     async def open(self) -> None:
         """Listen on the control socket. Without ``takeover`` a socket that cannot be opened
@@ -71,6 +77,10 @@ class WorkerControl:
             logger.warning("no control socket (openrtc top, takeover): %s", exc)
             return
         self.server = server
+        for lost in find_lost(directory):
+            logger.warning("%s", describe(lost))
+            self._runtime.audit.worker_lost(lost)
+        self.last_snapshot = last_snapshot_exporter(directory)
         if wanted:
             self.takeover = Takeover(
                 directory, self._deployment, self._runtime.handlers.version, self._started_at

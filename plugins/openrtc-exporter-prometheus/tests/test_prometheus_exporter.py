@@ -23,6 +23,7 @@ from openrtc.events import (
     RuntimeSnapshot,
     SessionEnded,
     SessionStarted,
+    WorkerLost,
     WorkerRegistered,
 )
 from openrtc.settings import SettingError
@@ -85,6 +86,17 @@ def test_events_and_snapshots_reach_the_endpoint_with_conventional_names(
         SessionEnded(job_id="j1", room="r1", agent="dental", outcome="succeeded", duration_s=42.0)
     )
     exporter.export_event(DrainStarted(reason="test", active_sessions=0))
+    for lost in (3, 2):  # two workers of this host found dead at start-up
+        exporter.export_event(
+            WorkerLost(
+                pid=4182,
+                version="v6",
+                active_sessions=lost,
+                per_agent={"dental": lost},
+                snapshot_at=0.0,
+                found_by=4200,
+            )
+        )
     for outcome in ("applied", "failed", "applied"):
         exporter.export_event(
             AgentReloaded(
@@ -107,6 +119,7 @@ def test_events_and_snapshots_reach_the_endpoint_with_conventional_names(
     assert after.value("openrtc_active_sessions", agent="dental") == 0
     assert after.value("openrtc_draining") == 1
     assert after.value("openrtc_drains_total") == 1
+    assert after.value("openrtc_sessions_lost_total") == 5
     assert after.value("openrtc_reloads_total", outcome="applied") == 2
     assert after.value("openrtc_reloads_total", outcome="failed") == 1
     for counter in ("sessions_started", "sessions_ended", "jobs_routed", "admission_rejected"):

@@ -58,6 +58,11 @@ class WorkerMetrics:
         self.drains = Counter(
             "openrtc_drains", "Times the worker started draining.", registry=registry
         )
+        self.sessions_lost = Counter(
+            "openrtc_sessions_lost",
+            "Calls that were live in workers of this host found dead (SIGKILL) at start-up.",
+            registry=registry,
+        )
         self.reloads = Counter(
             "openrtc_reloads",
             "Saved agent files reloaded, by outcome (applied, or failed: the code is unchanged).",
@@ -112,6 +117,8 @@ class WorkerMetrics:
             self.admission_rejected.labels(agent=event.agent or "", rule=event.rule).inc()
         elif isinstance(event, events.DrainStarted):
             self.drains.inc()
+        elif isinstance(event, events.WorkerLost):
+            self.sessions_lost.inc(event.active_sessions)
         elif isinstance(event, events.AgentReloaded):
             self.reloads.labels(outcome=event.outcome).inc()
         elif isinstance(event, events.WorkerRegistered):
