@@ -29,7 +29,7 @@ from openrtc_testing.apps import write_pool_app
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
-from openrtc_testing.soak import COUNTED, SoakResult, soak, thread_names
+from openrtc_testing.soak import COUNTED, SLACK, SoakResult, soak, thread_names
 
 NAME = "soak"
 HERE = Path(__file__).resolve().parent
@@ -47,7 +47,8 @@ def verdicts(result: SoakResult, snapshot: dict[str, Any]) -> list[tuple[str, bo
     grew = result.grew()
     for name in COUNTED:
         before, after = getattr(warm, name), getattr(last, name)
-        found.append((f"{name} after warm-up {before} -> {after}", name not in grew))
+        slack = f" (up to +{SLACK[name]} allowed)" if name in SLACK else ""
+        found.append((f"{name} after warm-up {before} -> {after}{slack}", name not in grew))
     return found
 
 

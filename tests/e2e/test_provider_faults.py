@@ -1,0 +1,187 @@
+"""An LLM that fails mid-stream, or never answers, in one session of a worker with others.
+
+Two agents share a coroutine worker: ``steady`` on the media profile's providers and
+``broken``, whose LLM either sends one chunk and then raises a retryable error (``raise``),
+or never sends anything (``hang``). What livekit-agents does, and OpenRTC counts:
+
+* ``raise``: livekit retries the request (``conn_options``: 3 retries) and then reports an
+  unrecoverable LLM error; the turn gets no reply, and the session goes on until more than
+  ``max_unrecoverable_errors`` (3) such errors, when livekit closes it. OpenRTC then ends the
+  job, counted failed. The steady caller is greeted meanwhile;
+* ``hang``: livekit sets no limit on an LLM stream, so the broken session waits for as long
+  as its caller stays. It never holds a drain longer than ``drain_timeout``: the worker
+  cancels it (outcome ``cancelled``) and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from openrtc_testing.caller import Caller
+from openrtc_testing.dispatch import ServerAdmin
+from openrtc_testing.env import new_room_name
+from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.process import WorkerProcess
+
+pytestmark = pytest.mark.e2e
+
+NAME = "faults-e2e"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SPEECH = Path(__file__).resolve().parents[1] / "data" / "hello_appointment_16k.wav"
+TIMEOUT = 60.0
+TURNS_TO_CLOSE = 4
+"""livekit closes a session after more than ``max_unrecoverable_errors`` (3) LLM errors."""
+DRAIN_TIMEOUT_S = 6
+APP = """
+import asyncio
+import os
+import sys
+
+sys.path.insert(0, {benchmarks!r})
+from density_media import media_providers
+from livekit.agents import Agent, APIConnectionError, llm
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+
+from openrtc import AgentPool
+
+FAULT = os.environ["PROVIDER_FAULT"]
+
+
+class FaultyStream(llm.LLMStream):
+    async def _run(self) -> None:
+        if FAULT == "hang":
+            await asyncio.Event().wait()
+        self._event_ch.send_nowait(
+            llm.ChatChunk(id="faulty", delta=llm.ChoiceDelta(role="assistant", content="Hel"))
+        )
+        raise APIConnectionError("the provider dropped the stream")
+
+
+class FaultyLLM(llm.LLM):
+    def chat(self, *, chat_ctx, tools=None, conn_options=DEFAULT_API_CONNECT_OPTIONS, **_):
+        return FaultyStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
+
+
+class Steady(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="steady")
+
+
+class Broken(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="broken")
+
+
+stt, good_llm, tts = media_providers("Your appointment is booked.")
+pool = AgentPool(default_stt=stt, default_llm=good_llm, default_tts=tts, dispatch_name={name!r})
+pool.add("steady", Steady, greeting="Greet the caller.")
+pool.add("broken", Broken, llm=FaultyLLM(), greeting="Greet the caller.")
+
+if __name__ == "__main__":
+    pool.run()
+"""
+
+
+def worker(tmp: Path, server: LocalLiveKitServer, fault: str) -> WorkerProcess:
+    app = tmp / "app.py"
+    app.write_text(
+        textwrap.dedent(APP.format(benchmarks=str(BENCHMARKS), name=NAME)), encoding="utf-8"
+    )
+    return WorkerProcess(
+        app,
+        server,
+        *("--metrics-jsonl", str(tmp / "events.jsonl")),
+        *("--drain-timeout", str(DRAIN_TIMEOUT_S)),
+        env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus", "PROVIDER_FAULT": fault},
+    )
+
+
+async def call(admin: ServerAdmin, server: LocalLiveKitServer, agent: str) -> Caller:
+    room = new_room_name(f"fault-{agent}")
+    await admin.create_room(room)
+    caller = await Caller(server, room).join()
+    await admin.create_dispatch(agent_name=NAME, room=room, metadata=json.dumps({"agent": agent}))
+    await caller.wait_for_participant(TIMEOUT, agent=True)
+    return caller
+
+
+def records(tmp: Path) -> list[dict[str, object]]:
+    lines = (tmp / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def ended(tmp: Path, agent: str) -> list[str]:
+    return [
+        str(r["outcome"])
+        for r in records(tmp)
+        if r["kind"] == "session_ended" and r["agent"] == agent
+    ]
+
+
+async def test_an_llm_failing_mid_stream_ends_its_session_failed_and_spares_the_other(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+) -> None:
+    serving = worker(tmp_path, livekit_server, "raise")
+    callers: list[Caller] = []
+    try:
+        await serving.start()
+        await serving.wait_for_line("registered", TIMEOUT)
+        broken = await call(livekit_admin, livekit_server, "broken")
+        callers.append(broken)
+        steady = await call(livekit_admin, livekit_server, "steady")
+        callers.append(steady)
+        began = time.monotonic()
+        await steady.wait_for_speech(TIMEOUT)
+        print(f"steady greeted {time.monotonic() - began:.1f} s after its agent joined")
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT * 3
+        turns = 0
+        while not ended(tmp_path, "broken"):
+            assert loop.time() < deadline, f"broken session never ended\n{serving.tail()}"
+            if turns < TURNS_TO_CLOSE + 2:
+                await broken.say(SPEECH)
+                turns += 1
+            await asyncio.sleep(2.0)
+        assert ended(tmp_path, "broken") == ["failed"], serving.tail()
+        print(f"broken session ended failed after {turns} caller turns")
+        assert "unrecoverable" in serving.tail(500_000), serving.tail()
+        assert not ended(tmp_path, "steady")  # its caller is still on the line
+    finally:
+        for caller in callers:
+            await caller.leave()
+        await serving.stop()
+
+
+async def test_an_llm_that_never_answers_does_not_hold_the_drain(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+) -> None:
+    serving = worker(tmp_path, livekit_server, "hang")
+    callers: list[Caller] = []
+    try:
+        await serving.start()
+        await serving.wait_for_line("registered", TIMEOUT)
+        callers.append(await call(livekit_admin, livekit_server, "broken"))
+        steady = await call(livekit_admin, livekit_server, "steady")
+        await steady.wait_for_speech(TIMEOUT)
+        await steady.leave()  # the steady call ends as calls do; the broken one hangs on
+
+        began = time.monotonic()
+        serving.send_signal(signal.SIGTERM)
+        code = await serving.wait(DRAIN_TIMEOUT_S + 30)
+        took = time.monotonic() - began
+        print(f"worker exited {code} {took:.1f} s after SIGTERM (drain_timeout {DRAIN_TIMEOUT_S})")
+        assert took < DRAIN_TIMEOUT_S + 15, serving.tail()
+        assert code == 0, serving.tail()  # a drain that ran out of time is still a drain
+        assert ended(tmp_path, "broken") == ["cancelled"], serving.tail()
+        assert ended(tmp_path, "steady") == ["succeeded"], serving.tail()
+    finally:
+        for caller in callers:
+            await caller.leave()
+        await serving.stop()
