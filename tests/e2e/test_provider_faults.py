@@ -132,17 +132,20 @@ async def test_an_llm_failing_mid_stream_ends_its_session_failed_and_spares_the_
     try:
         await serving.start()
         await serving.wait_for_line("registered", TIMEOUT)
-        broken = await call(livekit_admin, livekit_server, "broken")
-        callers.append(broken)
         steady = await call(livekit_admin, livekit_server, "steady")
         callers.append(steady)
-        began = time.monotonic()
-        await steady.wait_for_speech(TIMEOUT)
-        print(f"steady greeted {time.monotonic() - began:.1f} s after its agent joined")
+        await steady.wait_for_speech(TIMEOUT)  # past the fresh worker's first-call stall
+        broken = await call(livekit_admin, livekit_server, "broken")
+        callers.append(broken)
+        # both callers speak; the steady one is answered while the broken LLM fails
+        await asyncio.gather(broken.say(SPEECH), steady.say(SPEECH))
+        said = steady.last_said_at or 0.0
+        heard = await steady.wait_for_speech(TIMEOUT, after=said)
+        print(f"steady answered {heard - said:.1f} s after its caller spoke")
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT * 3
-        turns = 0
+        turns = 1
         while not ended(tmp_path, "broken"):
             assert loop.time() < deadline, f"broken session never ended\n{serving.tail()}"
             if turns < TURNS_TO_CLOSE + 2:
@@ -167,9 +170,11 @@ async def test_an_llm_that_never_answers_does_not_hold_the_drain(
     try:
         await serving.start()
         await serving.wait_for_line("registered", TIMEOUT)
-        callers.append(await call(livekit_admin, livekit_server, "broken"))
+        # the steady call first: a fresh worker's first call stalls its loop (imports), and
+        # a call dispatched right then can be refused (the overload guard's, not this test's)
         steady = await call(livekit_admin, livekit_server, "steady")
         await steady.wait_for_speech(TIMEOUT)
+        callers.append(await call(livekit_admin, livekit_server, "broken"))
         await steady.leave()  # the steady call ends as calls do; the broken one hangs on
 
         began = time.monotonic()

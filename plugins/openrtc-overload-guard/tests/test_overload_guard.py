@@ -79,6 +79,10 @@ def test_a_stall_refuses_calls_only_while_it_is_recent() -> None:
     monitor.record_lag(6.0, 0.15)  # a hiccup is not a loop falling behind
     monitor.refresh()
     assert made.check_job("r", state=state(8, monitor.health())).admitted
+    monitor.record_lag(6.5, 0.35)  # nor is one new call's start on a busy machine
+    monitor.refresh()
+    assert monitor.health().loop_lag_recent_p95_s > 0.1  # over 3 s alone it would refuse
+    assert made.check_job("r", state=state(8, monitor.health())).admitted
     monitor.record_lag(7.0, 1.0)
     monitor.refresh()
     assert made.check_job("r", state=state(8, monitor.health())).rejected_by == "overload"

@@ -2,12 +2,13 @@
 
 Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
 
-* loop lag: the loop already runs late, so every live call waits longer; refuse until the lag
-  p95 over the last few seconds (``loop_lag_recent_p95_s``) is back under the limit. The
-  monitor counts a stall for every tick it swallowed, so at the default limit a stall of
-  about 0.25 s refuses calls for the next 3 s; a loop falling behind stalls again within
-  them and stays refused. (Over the 10 s the snapshot reports, one 1 s stall kept the worker
-  full for 10 s after its loop had recovered, and LiveKit dropped every call meanwhile.) On a
+* loop lag: the loop already runs late, so every live call waits longer; refuse while the
+  lag p95 is over the limit both over the monitor's 10 s window and over the last 3 s
+  (``lag_p95``). The monitor counts a stall for every tick it swallowed, so at the default
+  limit one stall must last about 0.55 s to refuse calls, and refuses them for 3 s; a loop
+  falling behind stalls again within them and stays refused. (On the 10 s figure alone, one
+  1 s stall kept the worker full for 10 s after its loop had recovered, and LiveKit dropped
+  every call meanwhile; on the 3 s figure alone, a 0.3 s stall refused calls.) On a
   shared 2-core machine this is the signal that fires first: the loop thread is starved of the
   CPU (other threads hold the GIL, other processes the cores) before it is busy itself;
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import attrs
 
-from openrtc.plugin import Settings, WorkerState
+from openrtc.plugin import Settings, WorkerState, events
 
 PRIOR_SESSION_COST = 0.02
 """Loop-thread CPU seconds per second one session is assumed to cost until live sessions
@@ -50,6 +51,16 @@ class Limits:
             loop_busy=float(settings["overload.loop_busy"]),
             host_cpu=float(settings["overload.host_cpu"]),
         )
+
+
+def lag_p95(health: events.WorkerHealth) -> float:
+    """The lag the rule compares with its limit: the lower of the p95 over the monitor's
+    window (10 s: was the lag substantial?) and over the last few seconds (is it still
+    there?). A stall counts only while it is recent, and only if it lasted: one 1 s stall
+    refuses calls for the 3 s after it, not the 10 s the longer window alone would; a
+    0.3 s one (a new call's start on a busy machine) refuses none, as the recent window
+    alone would for 3 s."""
+    return min(health.loop_lag_p95_s, health.loop_lag_recent_p95_s)
 
 
 def session_cost(state: WorkerState) -> float:
@@ -79,10 +90,11 @@ def overload_reason(state: WorkerState, limits: Limits) -> str | None:
     health = state.health
     if health is None:
         return None
-    if limits.loop_lag_s > 0 and health.loop_lag_recent_p95_s > limits.loop_lag_s:
+    if limits.loop_lag_s > 0 and lag_p95(health) > limits.loop_lag_s:
         return (
             f"overloaded: event loop lag p95 {health.loop_lag_recent_p95_s * 1000:.0f} ms over "
-            f"the last {health.recent_window_s:g} s (limit overload.loop_lag_ms="
+            f"the last {health.recent_window_s:g} s, {health.loop_lag_p95_s * 1000:.0f} ms over "
+            f"{health.window_s:g} s (limit overload.loop_lag_ms="
             f"{limits.loop_lag_s * 1000:g}); add workers or lower max_concurrent_sessions"
         )
     if limits.loop_busy > 0:
@@ -112,7 +124,7 @@ def load(state: WorkerState, limits: Limits) -> float | None:
         return 1.0
     shares = [0.0]
     if limits.loop_lag_s > 0:
-        shares.append(health.loop_lag_recent_p95_s / limits.loop_lag_s)
+        shares.append(lag_p95(health) / limits.loop_lag_s)
     if limits.loop_busy > 0:
         shares.append(predicted_busy(state, extra=0) / limits.loop_busy)
     if limits.host_cpu > 0 and health.host_cpu is not None:

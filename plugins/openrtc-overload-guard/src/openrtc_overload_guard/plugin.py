@@ -13,9 +13,10 @@ LOOP_LAG_MS = Setting(
     "overload.loop_lag_ms",
     "float",
     100.0,
-    "Refuse new calls while the event loop's lag p95 over the last 3 s passes this many "
-    "milliseconds (0: off). Lag adds to every live caller's wait; a stall counts for as long "
-    "as it lasted, so a stall of about 0.25 s trips the default for 3 s.",
+    "Refuse new calls while the event loop's lag p95 passes this many milliseconds both over "
+    "the last 10 s and over the last 3 s (0: off). Lag adds to every live caller's wait; a "
+    "stall counts for as long as it lasted, so one stall must last about 0.55 s to trip the "
+    "default, which then refuses calls for 3 s.",
     minimum=0,
 )
 LOOP_BUSY = Setting(
