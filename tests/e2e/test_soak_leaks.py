@@ -2,9 +2,10 @@
 
 The 1,000-call soak (tests/benchmarks/soak.py, figures in docs/benchmarks/soak.md) is a
 benchmark; this is its leak check at a tenth of the length, asserting counts only: after the
-first 25 calls (warm-up: imports, caches, pools started lazily), 75 more add no asyncio task,
-file descriptor or child process, at most a couple of threads (thread pools fill up lazily to
-their bound; a leak adds one per call), and every call the worker started has ended. Four
+first 25 calls (warm-up: imports, caches, pools started lazily), 75 more add no asyncio task
+or child process, at most a couple of threads or file descriptors
+(``openrtc_testing.soak.SLACK``: pools fill lazily, a descriptor may be open at the moment of
+a sample; a leak adds one per call), and every call the worker started has ended. Four
 calls are live at a time, each held 3 s; after the caller hangs up the room is deleted once
 the agent left it (``openrtc_testing.soak.KNOWN_LEAK`` says why). That is about one new call
 every 2 s, which this 2-core test machine carries with the server and the

@@ -42,9 +42,11 @@ class Sample:
 
 COUNTED = ("asyncio_tasks", "threads", "fds", "children", "audio_capture_threads")
 """What a worker must not keep more of once its calls ended."""
-SLACK = {"threads": 2, "audio_capture_threads": 2}
+SLACK = {"threads": 2, "audio_capture_threads": 2, "fds": 2}
 """More of these after warm-up is not a leak: thread pools (asyncio's executor, livekit's
-runtime) start their threads lazily, up to a bound. A leak grows with the calls."""
+runtime) start their threads lazily, up to a bound, and a file descriptor or two may be open
+at the moment of a sample (the snapshot file being replaced, a connection; the 1,000-call
+soak read 24, 23, 23, 24 at its samples). A leak grows with the calls."""
 AUDIO_CAPTURE_THREAD = "AudioSourceCapt"
 KNOWN_LEAK = (
     "livekit rtc keeps one native AudioSourceCapture thread per call that the server ends "
