@@ -256,7 +256,8 @@ class WorkerHealth:
     recent_window_s: float = 3.0
     loop_lag_recent_p95_s: float = 0.0
     """Lag p95 over only the last ``recent_window_s`` seconds: whether the loop is behind now,
-    rather than whether it was at some point in ``window_s``. Admission rules read this one."""
+    rather than whether it was at some point in ``window_s``. The overload guard refuses while
+    both this and ``loop_lag_p95_s`` pass its limit."""
 
 
 @attrs.frozen(kw_only=True)

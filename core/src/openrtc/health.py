@@ -27,10 +27,11 @@ WINDOW_S = 10.0
 """The reported lag percentiles are over this many seconds: long enough to show an operator a
 trend between two scrapes."""
 RECENT_WINDOW_S = 3.0
-"""``loop_lag_recent_p95_s`` is over this many seconds, about one of livekit's status reports:
-what an admission rule reads, so a worker whose loop stalled once (a burst of session starts,
-the first call's imports) takes calls again a few seconds after it recovered, not ten. With
-one worker LiveKit drops every call dispatched while the worker reports itself full."""
+"""``loop_lag_recent_p95_s`` is over this many seconds, about one of livekit's status reports.
+With it an admission rule can tell a stall that is over from one still going on, so a worker
+whose loop stalled once (a burst of session starts, the first call's imports) takes calls
+again a few seconds after it recovered, not ten. With one worker LiveKit drops every call
+dispatched while the worker reports itself full."""
 REFRESH_TICKS = 5
 """Figures are recomputed every this many ticks (4 times a second at the default tick)."""
 BUSY_WINDOW_S = 3.0
