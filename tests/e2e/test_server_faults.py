@@ -7,6 +7,11 @@ SIGCONT (its rooms survive). Either way the worker notices, reconnects and regis
 session of the call that was live ends (counted once, nothing left active) by the time its
 caller has hung up, a new call is served afterwards, and the worker never exits. The timeline
 is printed.
+
+Crashed, caller gone: the server is killed (no one is told their room is gone) and the caller
+hangs up while it is down. The agent's connection comes back into a new room of the same name
+with no one else in it, where nothing would ever close its session; the job must end on its
+own (``openrtc.caller_gone``) and free its slot.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ async def until(check: Callable[[], bool], within_s: float) -> float | None:
     return None
 
 
-@pytest.mark.parametrize("fault", ["restart", "freeze"])
+@pytest.mark.parametrize("fault", ["restart", "freeze", "crash-caller-gone"])
 async def test_the_worker_comes_back_with_the_server(
     own_server: LocalLiveKitServer, tmp_path: Path, fault: str
 ) -> None:
@@ -83,27 +88,36 @@ async def test_the_worker_comes_back_with_the_server(
         assert live.error is None, (live.error, worker.tail())
 
         began = time.monotonic()
-        if fault == "restart":
-            await asyncio.to_thread(own_server.restart, 3.0)
-        else:
+        if fault == "freeze":
             own_server.freeze()
             await worker.wait_for_line("lost the connection", TIMEOUT)
             await asyncio.sleep(3.0)
             own_server.thaw()
+        else:
+            crash = fault == "crash-caller-gone"
+            restarted = asyncio.create_task(asyncio.to_thread(own_server.restart, 3.0, crash=crash))
+            if crash:
+                # the server dies without a word to anyone, the caller hangs up while it is
+                # down: the agent's connection comes back into a new, empty room
+                await asyncio.sleep(1.0)
+                await live.end()
+            await restarted
         back = time.monotonic() - began
         noticed = "lost the connection to LiveKit" in "".join(worker.log)
         reregistered = await until(lambda: registrations(worker) >= 2, REREGISTER_WITHIN_S)
         assert noticed and reregistered is not None, worker.tail()
 
-        # a restart took the call's room with it; after a freeze the room (and the call) may
-        # live on: the caller hangs up either way, and the job must be gone after it
-        await live.end()
+        if fault != "crash-caller-gone":
+            # a restart took the call's room with it (the agent and the caller meet again in
+            # a new one), after a freeze it may live on: the caller hangs up now; the job must
+            # be gone after it, however the call ended
+            await live.end()
 
         def nothing_active() -> bool:
             snapshot = worker.snapshot() or {}
             return snapshot.get("active") == 0
 
-        assert await until(nothing_active, TIMEOUT) is not None, worker.snapshot()
+        assert await until(nothing_active, TIMEOUT) is not None, (worker.snapshot(), worker.tail())
         snapshot = worker.snapshot() or {}
         assert snapshot["started"] == 1, snapshot
         assert snapshot["succeeded"] + snapshot["failed"] + snapshot["cancelled"] == 1, snapshot
@@ -121,3 +135,4 @@ async def test_the_worker_comes_back_with_the_server(
             await live.end()
         await admin.aclose()
         await worker.stop()
+        worker.save_log(tmp_path / "worker.log")

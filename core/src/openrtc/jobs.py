@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from openrtc import events
+from openrtc.caller_gone import end_job_when_caller_gone
 from openrtc.config import AgentConfig
 from openrtc.labels import LabelRefused, label_job
 from openrtc.live_sessions import LiveSessions
@@ -293,6 +294,8 @@ class JobHandlers:
 
         # however the job ends; a session closing on its own also ends the job
         ctx.add_shutdown_callback(forget_session)
+        if self.settings["session_close_ends_job"]:
+            end_job_when_caller_gone(ctx)
 
     def apply_code(self, sources: tuple[Any, ...]) -> None:
         """In a session host forked from the worker: run the agent code the worker's hot

@@ -260,10 +260,16 @@ class LocalLiveKitServer:
         except OSError:
             return False
 
-    def restart(self, down_s: float = 0.0) -> None:
+    def restart(self, down_s: float = 0.0, *, crash: bool = False) -> None:
         """Stop the server and start it again on the same ports, with the same keys and
         config, after ``down_s`` seconds: what clients see of a server restart. Its rooms
-        are gone; its log continues."""
+        are gone; its log continues. Stopped, the server tells every participant their room
+        was deleted; ``crash`` kills it instead, as a crash or a lost host would, and
+        participants only see their connection drop."""
+        if crash and self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.kill()
+            proc.wait()
         self._terminate()
         time.sleep(down_s)
         self._spawn(self._binary or find_server_binary())
