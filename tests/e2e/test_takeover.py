@@ -1,7 +1,7 @@
 """A new version takes over from the running one on the same host, with calls arriving all
 along, against a real livekit-server; and a broken new version takes over nothing.
 
-Calls arrive every 0.5 s and each lasts a few seconds. Version 1 serves alone; about 15 s in,
+A call arrives every second and each lasts a few seconds. Version 1 serves alone; about 20 s in,
 version 2 starts with ``--takeover``. Every call must be answered by an agent that stays until
 the caller hangs up: those dispatched before version 2 registered by version 1, those after
 version 1 began to drain by version 2 (read from the agent participant's ``openrtc.version``),
@@ -32,10 +32,14 @@ pytestmark = pytest.mark.e2e
 NAME = "takeover-e2e"
 TIMEOUT = 90.0
 HOLD_S = 3.0
-"""How long each caller stays once the agent joined. The callers only listen: with a call
-every 0.5 s about ten are live at once, and ten VADs on silence next to a second worker
-loading its models would make this 2-core machine (which also runs the server and the
-callers) the thing under test, not the handover."""
+"""How long each caller stays once the agent joined. The callers only listen."""
+CALL_EVERY_S = 1.0
+"""A call every 0.5 s arrived faster than this 2-core machine (which also runs the server and
+the callers) ended them: sessions lasted 7 s at first and 27 s by the time version 2 started,
+34 were live, version 2 loading its models pushed version 1's loop lag past the guard's
+limit, and LiveKit dropped the calls dispatched while version 1 reported itself full (9 of
+80 in one CI run). That tests the host, not the handover; a call a second stays below it."""
+CALLS_FOR_S = 45.0
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 ENV = {
     "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus",
@@ -121,8 +125,10 @@ async def test_a_new_version_takes_over_while_calls_keep_arriving(
         await v1.start()
         await v1.wait_for_line("registered")
         v1_exit = asyncio.create_task(exit_time(v1))
-        load = asyncio.create_task(calls_every(livekit_server, livekit_admin, 0.5, 40.0))
-        await asyncio.sleep(15.0)
+        load = asyncio.create_task(
+            calls_every(livekit_server, livekit_admin, CALL_EVERY_S, CALLS_FOR_S)
+        )
+        await asyncio.sleep(20.0)
         await v2.start()
         await v1.wait_for_line("taken over by version v2", TIMEOUT)
         calls = await asyncio.gather(*await load)
