@@ -13,13 +13,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import pytest
 from openrtc_testing.caller import Caller
 from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import free_tcp_port, new_room_name
+from openrtc_testing.env import free_tcp_port, new_room_name, scrape_metrics
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
 
@@ -57,12 +56,6 @@ pool.discover(sys.argv.pop(1))
 if __name__ == "__main__":
     pool.run()
 """
-
-
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-        text: str = reply.read().decode()
-        return text
 
 
 def openrtc_list(agents: Path, *args: str) -> str:
@@ -109,7 +102,7 @@ async def test_no_output_contains_a_configured_secret(
         caller = await Caller(livekit_server, room).join()
         agent = await caller.wait_for_participant(90, agent=True)
         await caller.wait_for_speech(90, participant=agent.identity)
-        outputs["prometheus"] = await asyncio.to_thread(scrape, port)
+        outputs["prometheus"] = await asyncio.to_thread(scrape_metrics, port)
         outputs["participant attributes"] = repr(dict(agent.attributes))
         await caller.leave()
         worker.send_signal(signal.SIGTERM)

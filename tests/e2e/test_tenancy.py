@@ -15,7 +15,6 @@ import hashlib
 import json
 import signal
 import textwrap
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from openrtc_testing.caller import Caller
 from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import free_tcp_port, new_room_name
+from openrtc_testing.env import free_tcp_port, new_room_name, scrape_metrics
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
 
@@ -216,11 +215,6 @@ async def stays_without_agent(bed: Bed, caller: Caller, seconds: float = 8.0) ->
         await asyncio.sleep(0.5)
 
 
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-        return str(reply.read().decode())
-
-
 @pytest.fixture
 def bed(livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path) -> Bed:
     return Bed(livekit_server, livekit_admin, tmp_path)
@@ -248,7 +242,7 @@ async def test_each_tenants_calls_use_its_own_key_and_no_key_leaks(bed: Bed) -> 
                 for c, a in zip(calls, agents, strict=True)
             ]
         )
-        outputs["prometheus"] = await asyncio.to_thread(scrape, bed.port)
+        outputs["prometheus"] = await asyncio.to_thread(scrape_metrics, bed.port)
         await bed.hang_up()
         worker.send_signal(signal.SIGTERM)
         assert await worker.wait(90) == 0, worker.tail()
@@ -360,7 +354,7 @@ async def test_a_failing_tenants_breaker_opens_alone_then_lets_one_probe_through
         assert tenants["bravo"]["failed"] == 2 and tenants["acme"]["failed"] == 0, snapshot
         assert snapshot["admission"]["tenant_breaker"]["bravo"]["failures"] == 2, snapshot
         assert "tenant 'bravo' circuit breaker open" in "".join(worker.log)
-        metrics = await asyncio.to_thread(scrape, bed.port)
+        metrics = await asyncio.to_thread(scrape_metrics, bed.port)
         for line in (  # the exposition format sorts labels by name
             'openrtc_tenant_sessions_ended_total{outcome="failed",tenant="bravo"} 2.0',
             'openrtc_tenant_sessions_ended_total{outcome="failed",tenant="acme"} 0.0',

@@ -88,6 +88,37 @@ class SessionEnded(MetricsEvent):
 
 
 @attrs.frozen(kw_only=True)
+class TurnMeasured(MetricsEvent):
+    """One exchange of a session: the caller finished speaking and the agent replied (or
+    began to and was cut off). Seconds, from livekit's own per-message metrics; a part
+    livekit did not measure (a reply that never reached audio, an STT it does not time) is
+    None. The greeting, which answers no one, is not a turn."""
+
+    kind: ClassVar[str] = "turn"
+    job_id: str
+    room: str
+    agent: str
+    turn: int
+    """1 for the session's first reply, then 2, 3..."""
+    latency_s: float | None
+    """The caller stopped speaking -> the first audio of the reply (livekit's
+    ``e2e_latency``): what the caller waits."""
+    end_of_turn_delay_s: float | None
+    """The caller stopped speaking -> the end of their turn was decided (VAD silence and
+    the end-of-turn model)."""
+    transcription_delay_s: float | None
+    """The caller stopped speaking -> their final transcript."""
+    llm_ttft_s: float | None
+    """The LLM's first token, from the moment it was asked."""
+    tts_ttfb_s: float | None
+    """The TTS's first audio, from the moment it got the first text."""
+    interrupted: bool
+    """The caller spoke over the reply and cut it off."""
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    """The job's labels (``JobLabeler``): ``{"tenant": "acme"}``."""
+
+
+@attrs.frozen(kw_only=True)
 class AdmissionStateChanged(MetricsEvent):
     """An admission rule changed how it treats a subject: a tenant's circuit breaker opened
     (``state`` ``open``), let one probe call through (``half_open``) or closed again."""

@@ -43,6 +43,7 @@ from openrtc.strategies import (
     SessionSpec,
     WorkerState,
 )
+from openrtc.turns import TurnRecorder, record_turns
 
 if TYPE_CHECKING:
     from openrtc.plugins import PluginHost
@@ -286,6 +287,8 @@ class JobHandlers:
         plan = self.plan(config, spec)
         session = build_session(plan)
         session.on("close", self._session_closed_handler(ctx, config.name))
+        turns = TurnRecorder(ctx.job.id, ctx.job.room.name, config.name, self.emit, decision.labels)
+        record_turns(session, turns)
         await start_session(session, plan, room=ctx.room)
         self.live.track(ctx.job.id, config.name, session)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import urllib.request
 
 LOOPBACK = "127.0.0.1"
 
@@ -23,3 +24,9 @@ def free_tcp_port() -> int:
 
 def new_room_name(prefix: str = "test-room") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def scrape_metrics(port: int) -> str:
+    """The Prometheus text a worker serves on ``port`` of the loopback address."""
+    with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=10) as reply:
+        return str(reply.read().decode())

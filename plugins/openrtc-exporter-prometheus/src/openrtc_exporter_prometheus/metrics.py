@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from openrtc.plugin import events
 
 from .labelled import LabelledMetrics
+from .turns import TurnHistograms
 
 OUTCOMES: tuple[events.Outcome, ...] = ("succeeded", "failed", "cancelled")
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -98,6 +99,7 @@ class WorkerMetrics:
         )
         self.health: HealthGauges | None = None
         self.labelled = LabelledMetrics(registry)
+        self.turns = TurnHistograms(registry)
         self.worker = Info(
             "openrtc_worker", "The worker's isolation mode and deployment.", registry=registry
         )
@@ -119,6 +121,8 @@ class WorkerMetrics:
             self.drains.inc()
         elif isinstance(event, events.WorkerLost):
             self.sessions_lost.inc(event.active_sessions)
+        elif isinstance(event, events.TurnMeasured):
+            self.turns.observe(event)
         elif isinstance(event, events.AgentReloaded):
             self.reloads.labels(outcome=event.outcome).inc()
         elif isinstance(event, events.WorkerRegistered):
