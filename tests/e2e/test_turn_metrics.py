@@ -1,8 +1,11 @@
 """Per-turn latency of a real call: a caller speaks twice, the agent answers twice.
 
-The worker runs the offline STT, LLM and TTS with the real VAD and end-of-turn model behind a
-real livekit-server. Each reply becomes one ``turn`` record (JSONL) and one observation of
-``openrtc_turn_latency_seconds`` (Prometheus), with livekit's own figures for its parts.
+The worker, started from the command line, runs the real VAD and end-of-turn model with
+cloud-like providers (a scripted transcript, the offline LLM, pre-rendered audio) behind a real
+livekit-server. Each reply becomes one ``turn`` record (JSONL) and one observation of
+``openrtc_turn_latency_seconds`` (Prometheus), with livekit's own figures for its parts, in
+every isolation mode: from a job process or a session host the records travel to the worker
+over its control socket (``openrtc.event_channel``).
 """
 
 from __future__ import annotations
@@ -15,23 +18,22 @@ from typing import Any
 
 import pytest
 from openrtc_demo import AGENTS_DIR
-from openrtc_providers_offline import Rule
+from openrtc_testing.apps import write_pool_app
 from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.env import free_tcp_port, new_room_name, scrape_metrics
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.plugin import CallerFactory
-from openrtc_testing.pools import offline_pool
-from openrtc_testing.worker import running_worker
+from openrtc_testing.process import WorkerProcess
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
+BENCHMARKS = REPO / "tests" / "benchmarks"
 SPEECH = REPO / "tests" / "data" / "hello_appointment_16k.wav"
 DISPATCH_NAME = "openrtc-e2e-turns"
-TIMEOUT = 60.0  # a hang guard for a loaded 2-core machine, not a performance claim
-REPLY = "Your appointment is booked for Monday."
+TIMEOUT = 90.0  # a hang guard for a loaded 2-core machine, not a performance claim
 REPLY_PLAYS_S = 4.0
-"""Long enough for the offline TTS to say ``REPLY``: the next turn must not talk over it."""
+"""Long enough for a reply to play out: the next turn must not talk over it."""
 
 
 def turn_records(path: Path) -> list[dict[str, Any]]:
@@ -44,21 +46,30 @@ def histogram_count(metrics: str, name: str, agent: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+@pytest.mark.parametrize("isolation", ["coroutine", "process", "hybrid"])
 async def test_a_call_of_two_turns_gives_two_turn_records(
     livekit_server: LocalLiveKitServer,
     livekit_admin: ServerAdmin,
     caller_factory: CallerFactory,
     tmp_path: Path,
+    control_dir: Path,
+    isolation: str,
 ) -> None:
     jsonl = tmp_path / "metrics.jsonl"
     port = free_tcp_port()
-    pool = offline_pool(
-        rules=[Rule(pattern=r"appointment|book", reply=REPLY)],
-        dispatch_name=DISPATCH_NAME,
-        plugin_settings={"metrics_jsonl": str(jsonl), "prometheus_port": port},
+    app = write_pool_app(
+        tmp_path / "app.py", dispatch_name=DISPATCH_NAME, import_paths=(BENCHMARKS,)
     )
-    pool.discover(AGENTS_DIR)
-    async with running_worker(pool, livekit_server):
+    worker = WorkerProcess(
+        app,
+        livekit_server,
+        str(AGENTS_DIR),
+        *("--isolation", isolation, "--control-dir", str(control_dir)),
+        *("--metrics-jsonl", str(jsonl), "--prometheus-port", str(port)),
+    )
+    try:
+        await worker.start()
+        await worker.wait_for_line("registered (", TIMEOUT)
         room = new_room_name("turns")
         await livekit_admin.create_room(room)
         await livekit_admin.create_dispatch(
@@ -77,10 +88,16 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
             await asyncio.sleep(REPLY_PLAYS_S)
         metrics = await asyncio.to_thread(scrape_metrics, port)
         await caller.leave()
+        for _ in range(50):  # the JSONL exporter writes from its own thread
+            if len(turns := turn_records(jsonl)) >= 2:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await worker.stop()
+        worker.save_log(tmp_path / "worker.log")
 
     assert histogram_count(metrics, "openrtc_turn_latency_seconds", "dental") == 2, metrics
-    turns = turn_records(jsonl)
-    assert [t["turn"] for t in turns] == [1, 2], turns
+    assert [t["turn"] for t in turns] == [1, 2], (turns, worker.tail())
     for turn in turns:
         assert turn["agent"] == "dental" and turn["room"] == room, turn
         assert not turn["interrupted"], turn
@@ -91,3 +108,4 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
         # together they fit in what the caller waited (a few ms of hand-off between them)
         assert 0 < sum(parts) <= latency + 0.05, turn
         assert turn["transcription_delay_s"] is not None, turn
+    print(f"\n{isolation}: turn latencies {[round(t['latency_s'], 3) for t in turns]} s")

@@ -60,6 +60,8 @@ class BlueprintContents:
     """The pool's ``default_session_kwargs``; its default providers and greeting are settings."""
     settings: Mapping[str, Any]
     extra_plugins: Mapping[str, object]
+    worker_pid: int = 0
+    """The worker the sessions' events go back to (``JobHandlers.worker_pid``)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         # AgentConfig freezes its mappings in MappingProxyType, which pickle refuses
@@ -68,7 +70,8 @@ class BlueprintContents:
             name: _ModuleRef(plugin.__name__) if isinstance(plugin, types.ModuleType) else plugin
             for name, plugin in self.extra_plugins.items()
         }
-        return (_contents, (agents, dict(self.session_kwargs), dict(self.settings), plugins))
+        fields = (agents, dict(self.session_kwargs), dict(self.settings), plugins)
+        return (_contents, (*fields, self.worker_pid))
 
 
 def _agent_fields(agent: AgentConfig) -> dict[str, Any]:
@@ -83,8 +86,10 @@ def _contents(
     session_kwargs: dict[str, Any],
     settings: dict[str, Any],
     plugins: dict[str, object],
+    worker_pid: int,
 ) -> BlueprintContents:
     return BlueprintContents(
+        worker_pid=worker_pid,
         agents=tuple(AgentConfig(**fields) for fields in agents),
         session_kwargs=session_kwargs,
         settings=settings,
@@ -112,8 +117,10 @@ class PoolBlueprint:
         session_kwargs: Mapping[str, Any],
         settings: Settings | Mapping[str, Any],
         extra_plugins: Mapping[str, object],
+        worker_pid: int = 0,
     ) -> PoolBlueprint:
         contents = BlueprintContents(
+            worker_pid=worker_pid,
             agents=tuple(agents.values()),
             session_kwargs=dict(session_kwargs),
             settings={name: settings[name] for name in settings},
@@ -143,6 +150,7 @@ class PoolBlueprint:
             session_kwargs=handlers.defaults.session_kwargs,
             settings=handlers.settings,
             extra_plugins=handlers.extra_plugins,
+            worker_pid=handlers.worker_pid,
         )
 
     def contents(self) -> BlueprintContents:

@@ -17,6 +17,7 @@ import attrs
 from openrtc import events
 from openrtc.caller_gone import end_job_when_caller_gone
 from openrtc.config import AgentConfig
+from openrtc.event_channel import EventForwarder, worker_socket
 from openrtc.labels import LabelRefused, label_job
 from openrtc.live_sessions import LiveSessions
 from openrtc.routing import (
@@ -75,6 +76,11 @@ class JobHandlers:
 
     live: LiveSessions = attrs.field(factory=LiveSessions, eq=False)
     """The sessions running in this process, which hot reload moves to new code."""
+
+    worker_pid: int = attrs.field(factory=os.getpid)
+    """The worker's pid, also in the job processes and session hosts that run its sessions:
+    where a session runs elsewhere, its events travel back to this worker's control socket."""
+    _forwarder: EventForwarder | None = attrs.field(default=None, init=False, eq=False)
 
     ship: Callable[[JobHandlers], tuple[Any, ...]] | None = attrs.field(default=None, eq=False)
     """How these handlers cross into a job process (process isolation pickles the entrypoint
@@ -287,7 +293,9 @@ class JobHandlers:
         plan = self.plan(config, spec)
         session = build_session(plan)
         session.on("close", self._session_closed_handler(ctx, config.name))
-        turns = TurnRecorder(ctx.job.id, ctx.job.room.name, config.name, self.emit, decision.labels)
+        turns = TurnRecorder(
+            ctx.job.id, ctx.job.room.name, config.name, self.emit_from_session, decision.labels
+        )
         record_turns(session, turns)
         await start_session(session, plan, room=ctx.room)
         self.live.track(ctx.job.id, config.name, session)
@@ -299,6 +307,17 @@ class JobHandlers:
         ctx.add_shutdown_callback(forget_session)
         if self.settings["session_close_ends_job"]:
             end_job_when_caller_gone(ctx)
+
+    def emit_from_session(self, event: events.MetricsEvent) -> None:
+        """Export an event measured by a running session: at once in the worker; from a job
+        process or a session host, through the worker's control socket (``event_channel``)."""
+        if os.getpid() == self.worker_pid:
+            self.emit(event)
+            return
+        if self._forwarder is None:
+            socket = worker_socket(self.settings["control_dir"], self.worker_pid)
+            self._forwarder = EventForwarder(socket)
+        self._forwarder(event)
 
     def apply_code(self, sources: tuple[Any, ...]) -> None:
         """In a session host forked from the worker: run the agent code the worker's hot

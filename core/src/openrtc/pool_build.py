@@ -94,6 +94,8 @@ def handlers_from(contents: BlueprintContents) -> JobHandlers:
         agents={agent.name: agent for agent in contents.agents},
         session_kwargs=contents.session_kwargs,
     )
+    if contents.worker_pid:
+        runtime.handlers.worker_pid = contents.worker_pid
     return runtime.handlers
 
 

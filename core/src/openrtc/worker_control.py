@@ -2,9 +2,11 @@
 
 ``info`` describes the worker (pid, version, deployment, state, counts); ``drain`` starts its
 drain on behalf of a worker taking over; ``takeover_failed`` records in its audit trail that a
-new version failed to take over, so it keeps serving. The control socket is opened when the
-worker starts serving and closed when it stops; next to it the worker keeps its latest
-snapshot, and reports the workers it finds gone without stopping (``openrtc.lost_workers``).
+new version failed to take over, so it keeps serving; ``event`` exports what a session
+running in a job process or session host measured (``openrtc.event_channel``). The control
+socket is opened when the worker starts serving and closed when it stops; next to it the
+worker keeps its latest snapshot, and reports the workers it finds gone without stopping
+(``openrtc.lost_workers``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from openrtc.config import ConfigurationError
 from openrtc.control_socket import ControlServer, ControlSocketError, control_dir
+from openrtc.event_channel import EVENT_OP, answer_events
 from openrtc.lost_workers import describe, find_lost, last_snapshot_exporter
 from openrtc.snapshot_file import SnapshotFileExporter
 from openrtc.takeover import DRAIN_OP, FAILED_OP, INFO_OP, Deployment, Takeover
@@ -68,6 +71,7 @@ class WorkerControl:
                     INFO_OP: self._info,
                     DRAIN_OP: self._drain_request,
                     FAILED_OP: self._failed,
+                    EVENT_OP: answer_events(self._runtime.emit),
                 },
             )
             await server.start()
