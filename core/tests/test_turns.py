@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from openrtc import events
-from openrtc.turns import TurnRecorder
+from openrtc.turns import TurnRecorder, TurnWindow
 
 
 def added(role: str, interrupted: bool = False, **metrics: Any) -> SimpleNamespace:
@@ -63,3 +63,39 @@ def test_figures_livekit_did_not_measure_are_none_and_odd_items_do_not_raise() -
     assert isinstance(turn, events.TurnMeasured)
     assert turn.latency_s is None and turn.end_of_turn_delay_s is None
     assert len(seen) == 1
+
+
+def measured(agent: str, latency: float | None) -> events.TurnMeasured:
+    return events.TurnMeasured(
+        job_id="AJ_1",
+        room="room-1",
+        agent=agent,
+        turn=1,
+        latency_s=latency,
+        end_of_turn_delay_s=None,
+        transcription_delay_s=None,
+        llm_ttft_s=None,
+        tts_ttfb_s=None,
+        interrupted=False,
+    )
+
+
+def test_the_window_keeps_the_last_minute_of_waits_per_agent() -> None:
+    now = [0.0]
+    window = TurnWindow(window_s=60.0, clock=lambda: now[0])
+    for at, agent, latency in [
+        (0.0, "dental", 9.0),  # leaves the window at 60 s
+        (20.0, "dental", 1.0),
+        (30.0, "dental", 2.0),
+        (40.0, "dental", 3.0),
+        (40.0, "dental", None),  # a reply livekit did not time: not a wait
+        (50.0, "restaurant", 0.5),
+    ]:
+        now[0] = at
+        window.add(measured(agent, latency))
+    now[0] = 70.0
+    stats = window.stats()
+    assert stats["dental"] == events.TurnStats(turns=3, latency_p50_s=2.0, latency_p95_s=3.0)
+    assert stats["restaurant"].turns == 1
+    now[0] = 111.0
+    assert window.stats() == {}

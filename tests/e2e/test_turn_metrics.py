@@ -66,6 +66,7 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
         str(AGENTS_DIR),
         *("--isolation", isolation, "--control-dir", str(control_dir)),
         *("--metrics-jsonl", str(jsonl), "--prometheus-port", str(port)),
+        snapshot_file=tmp_path / "snapshot.json",
     )
     try:
         await worker.start()
@@ -88,8 +89,10 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
             await asyncio.sleep(REPLY_PLAYS_S)
         metrics = await asyncio.to_thread(scrape_metrics, port)
         await caller.leave()
-        for _ in range(50):  # the JSONL exporter writes from its own thread
-            if len(turns := turn_records(jsonl)) >= 2:
+        for _ in range(75):  # the JSONL exporter writes from its own thread, snapshots tick
+            turns = turn_records(jsonl)
+            recent = ((worker.snapshot() or {}).get("turns") or {}).get("dental", {})
+            if len(turns) >= 2 and recent.get("turns") == 2:
                 break
             await asyncio.sleep(0.2)
     finally:
@@ -98,6 +101,13 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
 
     assert histogram_count(metrics, "openrtc_turn_latency_seconds", "dental") == 2, metrics
     assert [t["turn"] for t in turns] == [1, 2], (turns, worker.tail())
+    # the snapshot's window: both waits, the median being the shorter (nearest rank)
+    latencies = sorted(t["latency_s"] for t in turns)
+    assert recent == {
+        "turns": 2,
+        "latency_p50_s": round(latencies[0], 4),
+        "latency_p95_s": round(latencies[1], 4),
+    }, recent
     for turn in turns:
         assert turn["agent"] == "dental" and turn["room"] == room, turn
         assert not turn["interrupted"], turn

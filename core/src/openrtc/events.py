@@ -292,6 +292,16 @@ class WorkerHealth:
 
 
 @attrs.frozen(kw_only=True)
+class TurnStats:
+    """One agent's replies over the snapshot's turn window (``turn_window_s``)."""
+
+    turns: int
+    latency_p50_s: float
+    latency_p95_s: float
+    """Nearest-rank percentiles of ``TurnMeasured.latency_s``: a wait a caller really had."""
+
+
+@attrs.frozen(kw_only=True)
 class RuntimeSnapshot:
     """A point-in-time view of the worker, safe to print or export."""
 
@@ -325,6 +335,10 @@ class RuntimeSnapshot:
     """Sessions still live when the worker was stopped at once (a second SIGTERM): neither
     succeeded nor failed. ``started`` = ``succeeded`` + ``failed`` + ``cancelled`` +
     ``active``."""
+    turns: Mapping[str, TurnStats] = attrs.field(factory=dict)
+    """By agent, the replies of the last ``turn_window_s`` seconds: how long callers waited.
+    An agent with no reply in the window is absent."""
+    turn_window_s: float = 0.0
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"schema": SCHEMA_VERSION, "kind": self.kind}

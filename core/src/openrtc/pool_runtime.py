@@ -86,6 +86,8 @@ class PoolRuntime:
         """Send ``event`` to every exporter, and show it to the admission rules that learn
         from events; what they answer with is exported too. Once the exporters are closed
         (the worker stopped) nothing more reaches them."""
+        if isinstance(event, events.TurnMeasured):
+            self.state.turns.add(event)
         if self.exporters_closed:
             logger.debug("%s after the exporters closed; not exported", event.kind)
             return

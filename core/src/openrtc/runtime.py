@@ -17,6 +17,7 @@ import attrs
 
 from openrtc.events import AgentStats, LabelStats, Outcome, RuntimeSnapshot, WorkerHealth
 from openrtc.strategies import WorkerState
+from openrtc.turns import TurnWindow
 
 logger = logging.getLogger("openrtc.runtime")
 
@@ -86,6 +87,8 @@ class RuntimeState:
         """The deployment version, once the worker serves."""
         self._labels: dict[str, dict[str, LabelStats]] = {}
         self._admission: Callable[[], Mapping[str, Mapping[str, Any]]] = dict
+        self.turns = TurnWindow()
+        """Recent turn latencies by agent; the worker adds every turn it exports."""
 
     def measure_health(self, source: Callable[[], WorkerHealth | None]) -> None:
         """Read loop lag and CPU from ``source`` (the serving worker's ``LoopMonitor``)."""
@@ -256,4 +259,6 @@ class RuntimeState:
             per_label=per_label,
             admission=self._admission(),
             cancelled=self.cancelled,
+            turns=self.turns.stats(),
+            turn_window_s=self.turns.window_s,
         )

@@ -11,14 +11,21 @@ per-frame work: a turn is the caller's message and the first reply after it.
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from openrtc import events
+from openrtc.health import percentile
 
 logger = logging.getLogger("openrtc.turns")
+
+TURN_WINDOW_S = 60.0
+"""The snapshot's turn percentiles are over this many seconds: a few turns of every live call
+at the usual pace of a conversation, recent enough to show a slowdown within a minute."""
 
 
 def _seconds(metrics: Mapping[str, Any], key: str) -> float | None:
@@ -74,3 +81,32 @@ class TurnRecorder:
 def record_turns(session: Any, recorder: TurnRecorder) -> None:
     """Measure every turn of ``session`` (a livekit ``AgentSession``) into ``recorder``."""
     session.on("conversation_item_added", recorder.on_item_added)
+
+
+@attrs.define
+class TurnWindow:
+    """The turn latencies of the last ``window_s`` seconds by agent, for the snapshot; fed
+    every turn the worker exports, from whichever process measured it."""
+
+    window_s: float = TURN_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    _by_agent: dict[str, deque[tuple[float, float]]] = attrs.field(factory=dict)
+
+    def add(self, turn: events.TurnMeasured) -> None:
+        if turn.latency_s is not None:
+            self._by_agent.setdefault(turn.agent, deque()).append((self.clock(), turn.latency_s))
+
+    def stats(self) -> dict[str, events.TurnStats]:
+        horizon = self.clock() - self.window_s
+        stats = {}
+        for agent, turns in sorted(self._by_agent.items()):
+            while turns and turns[0][0] < horizon:
+                turns.popleft()
+            if turns:
+                ordered = sorted(latency for _, latency in turns)
+                stats[agent] = events.TurnStats(
+                    turns=len(ordered),
+                    latency_p50_s=round(percentile(ordered, 0.5), 4),
+                    latency_p95_s=round(percentile(ordered, 0.95), 4),
+                )
+        return stats
