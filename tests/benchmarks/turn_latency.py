@@ -26,14 +26,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 from openrtc_demo import AGENTS_DIR
 from openrtc_testing.apps import write_pool_app
-from openrtc_testing.caller import Caller
+from openrtc_testing.caller import Caller, greeted_caller
 from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import new_room_name
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.process import WorkerProcess
 from openrtc_testing.server_binary import find_server_binary
@@ -52,13 +52,11 @@ PARTS = ("latency_s", "end_of_turn_delay_s", "transcription_delay_s", "llm_ttft_
 
 
 async def one_call(server: LocalLiveKitServer, admin: ServerAdmin, turns: int) -> str:
-    room = new_room_name("turns")
-    await admin.create_room(room)
-    await admin.create_dispatch(agent_name=NAME, room=room, metadata='{"agent": "dental"}')
-    caller = await Caller(server, room).join()
+    def join(room: str) -> Awaitable[Caller]:
+        return Caller(server, room).join()
+
+    caller, agent = await greeted_caller(admin, join, NAME, prefix="turns", timeout_s=TIMEOUT)
     try:
-        agent = await caller.wait_for_participant(TIMEOUT, agent=True)
-        await caller.wait_for_speech(TIMEOUT, participant=agent.identity)
         await asyncio.sleep(PLAYS_S)
         for _ in range(turns):
             await caller.say(SPEECH)
@@ -69,7 +67,7 @@ async def one_call(server: LocalLiveKitServer, admin: ServerAdmin, turns: int) -
             await asyncio.sleep(PLAYS_S)
     finally:
         await caller.leave()
-    return room
+    return caller.room_name
 
 
 def records(path: Path, rooms: set[str]) -> list[dict[str, Any]]:

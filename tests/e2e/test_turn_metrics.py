@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from openrtc_demo import AGENTS_DIR
 from openrtc_testing.apps import write_pool_app
+from openrtc_testing.caller import greeted_caller
 from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import free_tcp_port, new_room_name, scrape_metrics
+from openrtc_testing.env import free_tcp_port, scrape_metrics
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.plugin import CallerFactory
 from openrtc_testing.process import WorkerProcess
@@ -71,14 +72,10 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
     try:
         await worker.start()
         await worker.wait_for_line("registered (", TIMEOUT)
-        room = new_room_name("turns")
-        await livekit_admin.create_room(room)
-        await livekit_admin.create_dispatch(
-            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
+        caller, agent = await greeted_caller(
+            livekit_admin, caller_factory, DISPATCH_NAME, prefix="turns", timeout_s=TIMEOUT
         )
-        caller = await caller_factory(room)
-        agent = await caller.wait_for_participant(TIMEOUT, agent=True)
-        await caller.wait_for_speech(TIMEOUT, participant=agent.identity)
+        room = caller.room_name
         await asyncio.sleep(REPLY_PLAYS_S)  # the greeting is not a turn; let it finish
         for _ in range(2):
             await caller.say(SPEECH)

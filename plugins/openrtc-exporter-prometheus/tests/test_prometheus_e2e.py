@@ -8,15 +8,14 @@ the way Prometheus reads it, from another thread over loopback HTTP.
 from __future__ import annotations
 
 import asyncio
-import json
 import urllib.error
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from openrtc_demo import AGENTS_DIR
+from openrtc_testing.caller import greeted_caller
 from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import new_room_name
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.plugin import CallerFactory
 from openrtc_testing.pools import offline_pool
@@ -61,14 +60,9 @@ async def test_metrics_endpoint_during_and_after_a_real_session(
     )
     pool.discover(AGENTS_DIR)
     async with running_worker(pool, livekit_server):
-        room = new_room_name("prometheus")
-        await livekit_admin.create_room(room)
-        await livekit_admin.create_dispatch(
-            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "dental"})
+        caller, _agent = await greeted_caller(
+            livekit_admin, caller_factory, DISPATCH_NAME, prefix="prometheus", timeout_s=TIMEOUT
         )
-        caller = await caller_factory(room)
-        agent = await caller.wait_for_participant(TIMEOUT, agent=True)
-        await caller.wait_for_speech(TIMEOUT, participant=agent.identity)
 
         during = await scrape_until(
             scrape,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import json
 import secrets
 import time
 import wave
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,8 @@ from typing import Any, TypeVar
 import numpy as np
 from livekit import rtc
 
-from openrtc_testing.dispatch import ServerAddress, make_token
+from openrtc_testing.dispatch import ServerAddress, ServerAdmin, make_token
+from openrtc_testing.env import new_room_name
 
 T = TypeVar("T")
 
@@ -405,3 +407,26 @@ class Caller:
             )
         )
         self._notify()
+
+
+async def greeted_caller(
+    admin: ServerAdmin,
+    join: Callable[[str], Awaitable[Caller]],
+    agent_name: str,
+    *,
+    agent: str = "dental",
+    prefix: str = "call",
+    timeout_s: float = 60.0,
+) -> tuple[Caller, rtc.RemoteParticipant]:
+    """Make a room, dispatch ``agent_name`` to it with ``{"agent": agent}`` metadata, join it
+    with ``join(room)`` (a ``caller_factory``), and return once the agent's greeting started:
+    the caller and the agent participant."""
+    room = new_room_name(prefix)
+    await admin.create_room(room)
+    await admin.create_dispatch(
+        agent_name=agent_name, room=room, metadata=json.dumps({"agent": agent})
+    )
+    caller = await join(room)
+    participant = await caller.wait_for_participant(timeout_s, agent=True)
+    await caller.wait_for_speech(timeout_s, participant=participant.identity)
+    return caller, participant
