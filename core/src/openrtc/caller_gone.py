@@ -12,7 +12,8 @@ it does not do while the agent is in it.
 
 So after each reconnection the job looks for a caller (any remote participant that is not an
 agent); if none is in the room ``CALLER_GONE_AFTER_S`` later, the job ends as a hang-up
-would. A caller whose own connection broke has that long to come back.
+would. A caller whose own connection broke has that long to come back. A job whose caller
+never joined (an agent dispatched ahead of its caller) is left alone: nobody hung up.
 """
 
 from __future__ import annotations
@@ -31,21 +32,28 @@ CALLER_GONE_AFTER_S = 20.0
 participant left, in case they come back."""
 
 
-def has_caller(room: rtc.Room) -> bool:
+def is_caller(participant: rtc.RemoteParticipant) -> bool:
     from livekit import rtc
 
-    return any(
-        participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-        for participant in room.remote_participants.values()
-    )
+    return bool(participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
+
+
+def has_caller(room: rtc.Room) -> bool:
+    return any(is_caller(participant) for participant in room.remote_participants.values())
 
 
 def end_job_when_caller_gone(ctx: Any, wait_s: float = CALLER_GONE_AFTER_S) -> None:
     """Watch ``ctx.room`` (a livekit ``JobContext``'s, connected) for reconnections; after
-    each, shut the job down if no caller is in the room ``wait_s`` later."""
+    each, once a caller had joined, shut the job down if none is in the room ``wait_s``
+    later."""
     room: rtc.Room = ctx.room
     loop = asyncio.get_running_loop()
     pending: list[asyncio.TimerHandle] = []
+    seen_caller = [has_caller(room)]
+
+    def on_participant_connected(participant: rtc.RemoteParticipant) -> None:
+        if is_caller(participant):
+            seen_caller[0] = True
 
     def check() -> None:
         pending.clear()
@@ -61,12 +69,14 @@ def end_job_when_caller_gone(ctx: Any, wait_s: float = CALLER_GONE_AFTER_S) -> N
     def on_reconnected() -> None:
         for handle in pending:
             handle.cancel()
-        pending[:] = [loop.call_later(wait_s, check)]
+        pending[:] = [loop.call_later(wait_s, check)] if seen_caller[0] else []
 
     async def stop_watching() -> None:
         room.off("reconnected", on_reconnected)
+        room.off("participant_connected", on_participant_connected)
         for handle in pending:
             handle.cancel()
 
+    room.on("participant_connected", on_participant_connected)
     room.on("reconnected", on_reconnected)
     ctx.add_shutdown_callback(stop_watching)

@@ -305,8 +305,8 @@ class JobHandlers:
 
         # however the job ends; a session closing on its own also ends the job
         ctx.add_shutdown_callback(forget_session)
-        if self.settings["session_close_ends_job"]:
-            end_job_when_caller_gone(ctx)
+        if self.settings["session_close_ends_job"] and not ctx.is_fake_job():
+            end_job_when_caller_gone(ctx)  # a console job has a mock room and no server
 
     def emit_from_session(self, event: events.MetricsEvent) -> None:
         """Export an event measured by a running session: at once in the worker; from a job
