@@ -87,7 +87,7 @@ class PoolRuntime:
         from events; what they answer with is exported too. Once the exporters are closed
         (the worker stopped) nothing more reaches them."""
         if isinstance(event, events.TurnMeasured):
-            self.state.turns.add(event)
+            self.state.turn_measured(event)
         if self.exporters_closed:
             logger.debug("%s after the exporters closed; not exported", event.kind)
             return

@@ -15,7 +15,14 @@ from typing import Any
 
 import attrs
 
-from openrtc.events import AgentStats, LabelStats, Outcome, RuntimeSnapshot, WorkerHealth
+from openrtc.events import (
+    AgentStats,
+    LabelStats,
+    Outcome,
+    RuntimeSnapshot,
+    TurnMeasured,
+    WorkerHealth,
+)
 from openrtc.strategies import WorkerState
 from openrtc.turns import TurnWindow
 
@@ -41,6 +48,8 @@ class _Live:
     room: str
     started_at: float
     labels: Mapping[str, str]
+    turns: int = 0
+    last_turn_latency_s: float | None = None
 
 
 @attrs.frozen
@@ -122,6 +131,28 @@ class RuntimeState:
         self._agent(agent)["started"] += 1
         for stats in self._label_stats(labels or {}):
             stats.started += 1
+
+    def turn_measured(self, turn: TurnMeasured) -> None:
+        """Count a reply of a live session (from whichever process measured it)."""
+        self.turns.add(turn)
+        if (live := self._live.get(turn.job_id)) is not None:
+            live.turns, live.last_turn_latency_s = turn.turn, turn.latency_s
+
+    def live_sessions(self) -> list[dict[str, Any]]:
+        """The sessions live now, oldest first: what ``openrtc top`` shows a row for."""
+        now = time.monotonic()
+        return [
+            {
+                "job_id": job_id,
+                "room": live.room,
+                "agent": live.agent,
+                "labels": dict(live.labels),
+                "age_s": round(now - live.started_at, 1),
+                "turns": live.turns,
+                "last_turn_latency_s": live.last_turn_latency_s,
+            }
+            for job_id, live in sorted(self._live.items(), key=lambda item: item[1].started_at)
+        ]
 
     def session_ended(self, job_id: str, outcome: Outcome) -> SessionEnd:
         """Record an end; returns what was known of the session's start."""

@@ -2,7 +2,8 @@
 
 ``info`` describes the worker (pid, version, deployment, state, counts); ``drain`` starts its
 drain on behalf of a worker taking over; ``takeover_failed`` records in its audit trail that a
-new version failed to take over, so it keeps serving; ``event`` exports what a session
+new version failed to take over, so it keeps serving; ``sessions`` adds the worker's health
+and one entry per live session to ``info`` (``openrtc top``); ``event`` exports what a session
 running in a job process or session host measured (``openrtc.event_channel``). The control
 socket is opened when the worker starts serving and closed when it stops; next to it the
 worker keeps its latest snapshot, and reports the workers it finds gone without stopping
@@ -17,6 +18,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from openrtc.config import ConfigurationError
 from openrtc.control_socket import ControlServer, ControlSocketError, control_dir
 from openrtc.event_channel import EVENT_OP, answer_events
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from openrtc.pool_runtime import PoolRuntime
 
 logger = logging.getLogger("openrtc.control")
+
+SESSIONS_OP = "sessions"
 
 
 class TakeoverError(RuntimeError):
@@ -72,6 +77,7 @@ class WorkerControl:
                     DRAIN_OP: self._drain_request,
                     FAILED_OP: self._failed,
                     EVENT_OP: answer_events(self._runtime.emit),
+                    SESSIONS_OP: self._sessions,
                 },
             )
             await server.start()
@@ -113,6 +119,17 @@ class WorkerControl:
             # for leak hunting (openrtc_testing.soak): counted only when asked
             "asyncio_tasks": len(asyncio.all_tasks()),
             "loop_lag_p99_ms": None if health is None else round(health.loop_lag_p99_s * 1000, 1),
+        }
+
+    async def _sessions(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``info`` and one entry per live session (``openrtc top``)."""
+        snapshot = self._runtime.state.snapshot()
+        return {
+            **(await self._info(request)),
+            "rss_bytes": snapshot.rss_bytes,
+            "health": None if snapshot.health is None else attrs.asdict(snapshot.health),
+            "turns": {agent: attrs.asdict(stats) for agent, stats in snapshot.turns.items()},
+            "sessions": self._runtime.state.live_sessions(),
         }
 
     async def _drain_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:

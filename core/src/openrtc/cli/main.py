@@ -83,10 +83,11 @@ def build_app() -> typer.Typer:
     from openrtc.cli import worker_commands
 
     worker_commands.register(app, settings)
-    from openrtc.cli import connect, console
+    from openrtc.cli import connect, console, top
 
     console.register(app, settings)
     connect.register(app, settings)
+    top.register(app)
     host.hook.openrtc_cli(app=app)
     return app
 
