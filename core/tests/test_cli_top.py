@@ -17,6 +17,7 @@ def session(agent: str, room: str, age: float, turns: int, wait: float | None) -
         "age_s": age,
         "turns": turns,
         "last_turn_latency_s": wait,
+        "state": "thinking" if room == "room-slow" else None,
     }
 
 
@@ -62,6 +63,12 @@ def test_rows_sort_and_filter() -> None:
     assert rooms_in(render([WORKER], sort="turns", agent=None))[0] == "room-old"
     assert rooms_in(render([WORKER], sort="age", agent="dental")) == ["room-slow", "room-young"]
     assert "acme" in render([WORKER], sort="age", agent="dental")
+    slow = next(
+        line
+        for line in render([WORKER], sort="age", agent=None).splitlines()
+        if "room-slow" in line
+    )
+    assert "thinking" in slow.split()
 
 
 def test_no_worker_and_no_call_are_said_in_words() -> None:

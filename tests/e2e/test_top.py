@@ -93,6 +93,9 @@ async def test_top_shows_a_live_call_and_drops_it_after_the_hang_up(
         [row] = serving["sessions"]
         assert row["agent"] == "dental" and row["room"] == caller.room_name, row
         assert row["turns"] == 1 and row["last_turn_latency_s"] > 0, row
+        # the reply played out: the agent listens again (known where the session runs in
+        # the worker process itself)
+        assert row["state"] == ("listening" if isolation == "coroutine" else None), row
         assert serving["turns"]["dental"]["turns"] == 1, serving["turns"]
 
         await caller.leave()

@@ -61,6 +61,11 @@ class LiveSessions:
         if live is not None and live.move is not None:
             live.move.cancel()
 
+    def states(self) -> dict[str, str]:
+        """Each session's agent state by job (livekit's ``initializing``, ``listening``,
+        ``thinking``, ``speaking``...), read when asked: nothing is tracked per change."""
+        return {job: str(live.session.agent_state) for job, live in self._by_job.items()}
+
     def of_agents(self, names: tuple[str, ...]) -> list[LiveSession]:
         return [live for live in self._by_job.values() if live.agent in names]
 

@@ -124,12 +124,19 @@ class WorkerControl:
     async def _sessions(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
         """``info`` and one entry per live session (``openrtc top``)."""
         snapshot = self._runtime.state.snapshot()
+        # the sessions running in this process; those in job processes or session hosts
+        # have no state here (None)
+        states = self._runtime.handlers.live.states()
+        sessions = [
+            {**row, "state": states.get(row["job_id"])}
+            for row in self._runtime.state.live_sessions()
+        ]
         return {
             **(await self._info(request)),
             "rss_bytes": snapshot.rss_bytes,
             "health": None if snapshot.health is None else attrs.asdict(snapshot.health),
             "turns": {agent: attrs.asdict(stats) for agent, stats in snapshot.turns.items()},
-            "sessions": self._runtime.state.live_sessions(),
+            "sessions": sessions,
         }
 
     async def _drain_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:

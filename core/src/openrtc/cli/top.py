@@ -2,8 +2,9 @@
 
 Every worker answers ``sessions`` on its control socket (``openrtc.worker_control``): its load,
 loop lag, memory, draining and version, and one entry per live session (agent, tenant, room,
-age, turns, the last turn's wait). Only the user who runs the workers can open their sockets,
-and a worker nobody asks pays nothing. ``--json`` prints one reading for scripts (schema
+state, age, turns, the last turn's wait; the state only for sessions running in the worker
+process itself, as in coroutine isolation). Only the user who runs the workers can open their
+sockets, and a worker nobody asks pays nothing. ``--json`` prints one reading for scripts (schema
 ``openrtc.top/1``); otherwise the view is redrawn every ``--interval`` seconds until Ctrl-C.
 """
 
@@ -30,7 +31,9 @@ SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 """How ``--sort`` orders the rows: oldest call, agent, most turns, longest last wait first."""
 CLEAR = "\x1b[2J\x1b[H"
-COLUMNS = f"  {'AGENT':<16} {'TENANT':<12} {'ROOM':<28} {'AGE':>7} {'TURNS':>5} LAST WAIT"
+COLUMNS = (
+    f"  {'AGENT':<16} {'TENANT':<12} {'ROOM':<28} {'STATE':<10} {'AGE':>7} {'TURNS':>5} LAST WAIT"
+)
 
 
 def read_workers(directory: Path) -> list[dict[str, Any]]:
@@ -75,7 +78,8 @@ def render(workers: Sequence[dict[str, Any]], *, sort: str, agent: str | None) -
         for row in rows:
             lines.append(
                 f"  {row['agent']:<16} {row['labels'].get('tenant', '-'):<12} "
-                f"{row['room'][:28]:<28} {row['age_s']:>6.0f}s {row['turns']:>5} "
+                f"{row['room'][:28]:<28} {row.get('state') or '-':<10} "
+                f"{row['age_s']:>6.0f}s {row['turns']:>5} "
                 f"{_ms(row['last_turn_latency_s'])}"
             )
         if not rows:
