@@ -8,9 +8,11 @@ or never sends anything (``hang``). What livekit-agents does, and OpenRTC counts
   unrecoverable LLM error; the turn gets no reply, and the session goes on until more than
   ``max_unrecoverable_errors`` (3) such errors, when livekit closes it. OpenRTC then ends the
   job, counted failed. The steady caller is greeted meanwhile;
-* ``hang``: livekit sets no limit on an LLM stream, so the broken session waits for as long
-  as its caller stays. It never holds a drain longer than ``drain_timeout``: the worker
-  cancels it (outcome ``cancelled``) and exits.
+* ``hang``: livekit sets no limit on an LLM stream that never yields, so without OpenRTC the
+  broken session would wait for as long as its caller stays. After ``reply_timeout`` OpenRTC
+  drops the reply (``reply_stalled``) and the session listens again: every turn of the caller
+  gets its own stalled reply, the session lives on. It never holds a drain longer than
+  ``drain_timeout``: the worker cancels it (outcome ``cancelled``) and exits.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ if __name__ == "__main__":
 """
 
 
-def worker(tmp: Path, server: LocalLiveKitServer, fault: str) -> WorkerProcess:
+def worker(tmp: Path, server: LocalLiveKitServer, fault: str, *extra: str) -> WorkerProcess:
     app = tmp / "app.py"
     app.write_text(
         textwrap.dedent(APP.format(benchmarks=str(BENCHMARKS), name=NAME)), encoding="utf-8"
@@ -98,6 +100,7 @@ def worker(tmp: Path, server: LocalLiveKitServer, fault: str) -> WorkerProcess:
         server,
         *("--metrics-jsonl", str(tmp / "events.jsonl")),
         *("--drain-timeout", str(DRAIN_TIMEOUT_S)),
+        *extra,
         env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus", "PROVIDER_FAULT": fault},
     )
 
@@ -186,6 +189,52 @@ async def test_an_llm_that_never_answers_does_not_hold_the_drain(
         assert code == 0, serving.tail()  # a drain that ran out of time is still a drain
         assert ended(tmp_path, "broken") == ["cancelled"], serving.tail()
         assert ended(tmp_path, "steady") == ["succeeded"], serving.tail()
+    finally:
+        for caller in callers:
+            await caller.leave()
+        await serving.stop()
+
+
+REPLY_TIMEOUT_S = 4.0
+
+
+def stalled(tmp: Path) -> list[dict[str, object]]:
+    return [r for r in records(tmp) if r["kind"] == "reply_stalled"]
+
+
+async def test_a_reply_that_never_comes_is_dropped_and_the_caller_is_heard_again(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+) -> None:
+    serving = worker(tmp_path, livekit_server, "hang", "--reply-timeout", str(REPLY_TIMEOUT_S))
+    callers: list[Caller] = []
+    try:
+        await serving.start()
+        await serving.wait_for_line("registered", TIMEOUT)
+        broken = await call(livekit_admin, livekit_server, "broken")
+        callers.append(broken)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        # the greeting's reply hangs first: dropped after reply_timeout
+        while len(stalled(tmp_path)) < 1:
+            assert loop.time() - began < TIMEOUT, serving.tail()
+            await asyncio.sleep(0.5)
+        first_after = loop.time() - began
+        # the session listens again: the caller's turn starts a new reply, which hangs too
+        await broken.say(SPEECH)
+        said = loop.time()
+        while len(stalled(tmp_path)) < 2:
+            assert loop.time() - said < TIMEOUT, serving.tail()
+            await asyncio.sleep(0.5)
+        second_after = loop.time() - said
+        drops = stalled(tmp_path)
+        assert {r["agent"] for r in drops} == {"broken"}, drops
+        assert all(r["waited_s"] == REPLY_TIMEOUT_S for r in drops), drops
+        assert not ended(tmp_path, "broken"), serving.tail()  # the call goes on
+        assert "prepared a reply for 4 s without a word" in serving.tail(500_000)
+        print(
+            f"greeting dropped {first_after:.1f} s after the call began, the caller's turn's "
+            f"reply {second_after:.1f} s after they spoke (reply_timeout {REPLY_TIMEOUT_S:g})"
+        )
     finally:
         for caller in callers:
             await caller.leave()

@@ -46,6 +46,7 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "registration_timeout": ("45", "45.0"),
         # a bool that defaults to on: the switch given is its "--no-" form
         "session_close_ends_job": ("false", "False"),
+        "reply_timeout": ("30", "30.0"),
         "routers": ("metadata, fallback", "metadata,fallback"),
         "dispatch_name": ("flags-e2e", "flags-e2e"),
         "metrics_interval": ("0.5", "0.5"),

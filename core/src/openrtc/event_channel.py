@@ -28,6 +28,7 @@ logger = logging.getLogger("openrtc.events")
 EVENT_OP = "event"
 FORWARDED: Mapping[str, type[events.MetricsEvent]] = {
     events.TurnMeasured.kind: events.TurnMeasured,
+    events.ReplyStalled.kind: events.ReplyStalled,
 }
 """The kinds a session process sends its worker, by kind."""
 

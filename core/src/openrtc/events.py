@@ -292,6 +292,19 @@ class WorkerHealth:
 
 
 @attrs.frozen(kw_only=True)
+class ReplyStalled(MetricsEvent):
+    """A reply was dropped after ``reply_timeout`` seconds of preparation without audio: a
+    provider or tool that never answered (``openrtc.stalled_replies``)."""
+
+    kind: ClassVar[str] = "reply_stalled"
+    job_id: str
+    room: str
+    agent: str
+    waited_s: float
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
 class TurnStats:
     """One agent's replies over the snapshot's turn window (``turn_window_s``)."""
 

@@ -32,6 +32,7 @@ from openrtc.routing import (
 from openrtc.session import PoolDefaults
 from openrtc.sessions import SessionPlan, build_session, plan_session, start_session
 from openrtc.settings import Settings
+from openrtc.stalled_replies import drop_stalled_replies
 from openrtc.strategies import (
     AdmissionRequest,
     AdmissionRule,
@@ -297,6 +298,15 @@ class JobHandlers:
             ctx.job.id, ctx.job.room.name, config.name, self.emit_from_session, decision.labels
         )
         record_turns(session, turns)
+        drop_stalled_replies(
+            session,
+            self.settings["reply_timeout"],
+            job_id=ctx.job.id,
+            room=ctx.job.room.name,
+            agent=config.name,
+            emit=self.emit_from_session,
+            labels=decision.labels,
+        )
         await start_session(session, plan, room=ctx.room)
         self.live.track(ctx.job.id, config.name, session)
 

@@ -72,6 +72,16 @@ SESSION_CLOSE_ENDS_JOB = Setting(
     "livekit's own behaviour, the job lasts until the server deletes the emptied room "
     "(about 20 s later, its departure_timeout).",
 )
+REPLY_TIMEOUT = Setting(
+    "reply_timeout",
+    "float",
+    45.0,
+    "Seconds an agent may prepare a reply (LLM, tools, TTS up to its first audio) before "
+    "OpenRTC drops it so the caller can speak again: a provider or tool that never answers "
+    "would otherwise leave the call silent. Above livekit's own request timeouts and "
+    "retries; raise it above your slowest tool. 0: no limit (livekit's behaviour).",
+    minimum=0,
+)
 REGISTRATION_TIMEOUT = Setting(
     "registration_timeout",
     "float",
@@ -183,6 +193,7 @@ KERNEL_SETTINGS = (
     CONSECUTIVE_FAILURE_LIMIT,
     DRAIN_TIMEOUT,
     SESSION_CLOSE_ENDS_JOB,
+    REPLY_TIMEOUT,
     REGISTRATION_TIMEOUT,
     ROUTERS,
     DISPATCH_NAME,

@@ -123,6 +123,8 @@ class WorkerMetrics:
             self.sessions_lost.inc(event.active_sessions)
         elif isinstance(event, events.TurnMeasured):
             self.turns.observe(event)
+        elif isinstance(event, events.ReplyStalled):
+            self.turns.observe_stall(event)
         elif isinstance(event, events.AgentReloaded):
             self.reloads.labels(outcome=event.outcome).inc()
         elif isinstance(event, events.WorkerRegistered):

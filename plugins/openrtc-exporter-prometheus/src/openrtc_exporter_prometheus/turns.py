@@ -1,4 +1,5 @@
-"""Histograms of each turn's latency and its parts, by agent (``events.TurnMeasured``)."""
+"""Histograms of each turn's latency and its parts, by agent (``events.TurnMeasured``), and
+the replies dropped as stalled (``events.ReplyStalled``)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,22 @@ class TurnHistograms:
             field: Histogram(name, help_text, ["agent"], buckets=PART_BUCKETS, registry=registry)
             for field, (name, help_text) in PARTS.items()
         }
+        self.stalled = Counter(
+            "openrtc_replies_stalled",
+            "Replies dropped after reply_timeout without audio (a provider or tool that never "
+            "answered), by agent.",
+            ["agent"],
+            registry=registry,
+        )
         self.interrupted = Counter(
             "openrtc_turns_interrupted",
             "Replies the caller cut off by speaking over them, by agent.",
             ["agent"],
             registry=registry,
         )
+
+    def observe_stall(self, stalled: events.ReplyStalled) -> None:
+        self.stalled.labels(agent=stalled.agent).inc()
 
     def observe(self, turn: events.TurnMeasured) -> None:
         if turn.latency_s is not None:
