@@ -107,6 +107,19 @@ async def test_a_malformed_request_gets_an_error_not_a_dead_socket(private_dir: 
         await server.close()
 
 
+async def test_a_long_reply_arrives_whole(private_dir: Path) -> None:
+    # a worker with a few hundred live calls answers 'sessions' with more than the 64 KiB a
+    # request may take
+    sessions = [{"room": f"room-{n}", "agent": "dental", "age_s": 1.0} for n in range(3000)]
+    server = ControlServer(private_dir, answering({"sessions": sessions}, []))
+    await server.start()
+    try:
+        reply = await ask(server.path, {"op": "info"})
+    finally:
+        await server.close()
+    assert len(reply["sessions"]) == 3000
+
+
 @pytest.fixture
 def dead_pid() -> int:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])

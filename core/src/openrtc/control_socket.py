@@ -26,6 +26,8 @@ logger = logging.getLogger("openrtc.control")
 SUFFIX = ".sock"
 REQUEST_LIMIT = 64 * 1024
 """Bytes one request may take; a control request is a few hundred."""
+REPLY_LIMIT = 8 * 1024 * 1024
+"""Bytes one reply may take: ``sessions`` lists every live call (about 300 bytes each)."""
 
 Answer = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Answers one operation: gets the request object, returns the reply object."""
@@ -133,7 +135,7 @@ async def ask(path: Path, request: Mapping[str, Any], timeout_s: float = 3.0) ->
     Raises ``OSError`` when nobody listens there and ``TimeoutError`` when the worker does not
     answer within ``timeout_s``."""
     async with asyncio.timeout(timeout_s):
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=REQUEST_LIMIT)
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=REPLY_LIMIT)
         try:
             writer.write(json.dumps(dict(request)).encode() + b"\n")
             await writer.drain()
