@@ -7,13 +7,18 @@ for assertions; with ``--metrics-json-file`` its snapshots can be read while it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from openrtc_testing.dispatch import ServerAddress
+
+READ_TAIL_S = 10.0
+"""How long after the worker exited its log is read on: what it wrote last."""
 
 
 class WorkerProcess:
@@ -51,6 +56,10 @@ class WorkerProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            # a process group of its own: stop() ends everything the worker started (job
+            # processes, session hosts, livekit's forkserver), which would otherwise outlive
+            # a killed worker and keep its log pipe open
+            start_new_session=True,
         )
         assert self.proc.stderr is not None
         self._reader = asyncio.create_task(self._read(self.proc.stderr))
@@ -105,8 +114,7 @@ class WorkerProcess:
             raise AssertionError(
                 f"worker still running after {timeout_s:.0f}s; its log ends:\n{self.tail()}"
             ) from None
-        if self._reader is not None:
-            await self._reader
+        await self._finish_reading()
         return code
 
     def save_log(self, path: Path) -> Path:
@@ -115,9 +123,20 @@ class WorkerProcess:
         return path
 
     async def stop(self) -> None:
-        """Kill a worker a failed test left running."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
+        """Kill a worker a failed test left running, and every process it started."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):  # the group is gone already
+                os.killpg(self.proc.pid, signal.SIGKILL)
             await self.proc.wait()
-        if self._reader is not None:
-            await self._reader
+        await self._finish_reading()
+
+    async def _finish_reading(self, within_s: float = READ_TAIL_S) -> None:
+        """Read the log to its end; a process the worker left behind (a job process killed
+        with it, stuck in its exit) may hold the pipe open for good, so not for ever."""
+        if self._reader is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reader), within_s)
+        except TimeoutError:
+            self._reader.cancel()
+            self.log.append(f"[log cut: the pipe was still open {within_s:g} s after exit]\n")
