@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         AdmissionRule,
         IsolationMode,
         JobLabeler,
+        JobTracer,
         MetricsExporter,
         Router,
         SessionSpec,
@@ -127,6 +128,25 @@ class OpenRTCHookSpecs:
 
         :param settings: the resolved settings (exporters usually declare their own).
         :return: ``MetricsExporter`` objects; return none when the exporter is not configured.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def openrtc_job_tracers(self, settings: Settings) -> Sequence[JobTracer]:
+        """Offer tracers that open a trace around each job where its session runs.
+
+        Fires once per pool, in the worker and again in every job process or session host
+        that runs sessions. Every tracer's ``start`` is called once per job, in the job's own
+        task, right before its session starts, with a ``TracedJob`` (agent, router, labels,
+        version, isolation mode, the admission rules that let it in); the context it makes
+        current there is where livekit's session spans begin. The function ``start`` returns
+        is called once when the job shuts down, with livekit's shutdown reason. A tracer that
+        raises is logged and skipped: tracing never fails a call. Tracers that export
+        (OpenTelemetry) install their providers in ``openrtc_prewarm``, which runs in each of
+        those processes before the first job.
+
+        :param settings: the resolved settings (tracers usually declare their own).
+        :return: ``JobTracer`` objects; return none when tracing is not configured.
         """
         raise NotImplementedError
 

@@ -18,6 +18,7 @@ from openrtc import events
 from openrtc.caller_gone import end_job_when_caller_gone
 from openrtc.config import AgentConfig
 from openrtc.event_channel import EventForwarder, worker_socket
+from openrtc.job_traces import open_job_traces, traced_job
 from openrtc.labels import LabelRefused, label_job
 from openrtc.live_sessions import LiveSessions
 from openrtc.routing import (
@@ -38,6 +39,7 @@ from openrtc.strategies import (
     AdmissionRule,
     JobEnded,
     JobLabeler,
+    JobTracer,
     JobVerdict,
     RouteDecision,
     RouteRequest,
@@ -68,6 +70,7 @@ class JobHandlers:
     state: RuntimeState
     emit: Callable[[events.MetricsEvent], None]
     labelers: Mapping[str, JobLabeler] = attrs.field(factory=dict)
+    tracers: Mapping[str, JobTracer] = attrs.field(factory=dict)
     version: str = ""
     """The deployment version every call accepted here carries (``openrtc.version``)."""
     extra_plugins: Mapping[str, object] = attrs.field(factory=dict)
@@ -273,7 +276,8 @@ class JobHandlers:
     async def _run_session(self, ctx: Any) -> None:
         from openrtc.livekit_adapter import accept_attributes
 
-        decision = decision_from_attributes(accept_attributes(ctx))
+        attributes = accept_attributes(ctx)
+        decision = decision_from_attributes(attributes)
         if decision is None:
             # jobs that never went through the request handler (console, simulated jobs)
             job = ctx.job
@@ -307,6 +311,15 @@ class JobHandlers:
             emit=self.emit_from_session,
             labels=decision.labels,
         )
+        job = traced_job(
+            ctx,
+            decision,
+            attributes=attributes,
+            version=self.version,
+            isolation=self.settings["isolation"],
+            admitted_by=tuple(self.admission_rules),
+        )
+        open_job_traces(ctx, self.tracers, job)  # current here: livekit's spans nest under it
         await start_session(session, plan, room=ctx.room)
         self.live.track(ctx.job.id, config.name, session)
 

@@ -5,7 +5,7 @@
 A plugin module implements hooks (``hookimpl``; every hook is documented in
 ``openrtc.hookspecs`` and docs/hooks.md), declares its settings (``Setting``) and returns named
 strategy objects: ``IsolationMode``, ``Router``, ``JobLabeler``, ``AdmissionRule``,
-``MetricsExporter``. The
+``MetricsExporter``, ``JobTracer``. The
 kernel's other modules are its own business and may change between releases; what is listed in
 ``__all__`` here does not change without a deprecation.
 """
@@ -24,6 +24,7 @@ from openrtc.strategies import (
     IsolationMode,
     JobEnded,
     JobLabeler,
+    JobTracer,
     JobVerdict,
     LabelError,
     MetricsExporter,
@@ -32,6 +33,7 @@ from openrtc.strategies import (
     RouteRequest,
     RoutingError,
     SessionSpec,
+    TracedJob,
     WorkerServer,
     WorkerSpec,
     WorkerState,
@@ -46,6 +48,7 @@ __all__ = [
     "JobEnded",
     "JobLabeler",
     "JobRunner",
+    "JobTracer",
     "JobVerdict",
     "JobsAsTasks",
     "JobsInHosts",
@@ -62,6 +65,7 @@ __all__ = [
     "Setting",
     "SettingError",
     "Settings",
+    "TracedJob",
     "WorkerServer",
     "WorkerSpec",
     "WorkerState",

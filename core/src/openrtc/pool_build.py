@@ -72,6 +72,7 @@ def build_runtime(
         state=state,
         emit=runtime.emit,
         labelers=labelers,
+        tracers=host.strategies("openrtc_job_tracers", settings),
         extra_plugins={
             k: v for k, v in extra_plugins.items() if k not in loaded.selection["disable_plugins"]
         },

@@ -70,6 +70,43 @@ class JobLabeler:
 
 
 @attrs.frozen
+class TracedJob:
+    """What a job tracer knows about the job whose trace it opens: the decisions made at the
+    request, read back where the session runs."""
+
+    job_id: str
+    room: str
+    agent: str
+    router: str
+    """The router that chose the agent (``named`` when the caller named it)."""
+    labels: Mapping[str, str]
+    """The job labelers' answer (``{"tenant": "acme"}``)."""
+    version: str
+    """The deployment version that accepted the job."""
+    isolation: str
+    admitted_by: tuple[str, ...]
+    """The admission rules that let the job in, in the order they were asked."""
+
+
+@attrs.frozen
+class JobTracer:
+    """Opens a trace for each job where its session runs, and closes it when the job ends.
+
+    ``start`` is called in the job's own task, in the process that runs the session (the
+    worker, a job process or a session host), right before the session starts: context
+    variables it sets there, such as OpenTelemetry's current span, are inherited by
+    everything the session starts, so livekit's own session spans nest under it. It returns
+    the function the kernel calls once when the job shuts down, with livekit's shutdown
+    reason, after the session has closed. A tracer that raises is logged and skipped; it
+    never fails the call.
+    """
+
+    name: str
+    start: Callable[[TracedJob], Callable[[str], None]] = attrs.field(eq=False)
+    summary: str = ""
+
+
+@attrs.frozen
 class JobVerdict:
     """What a worker does with one job request: run it on ``decision`` or decline it.
 
@@ -306,6 +343,7 @@ STRATEGY_KINDS: Mapping[str, str] = {
     "openrtc_admission_rules": "admission rule",
     "openrtc_job_labelers": "job labeler",
     "openrtc_metrics_exporters": "metrics exporter",
+    "openrtc_job_tracers": "job tracer",
 }
 """Registration hooks and the kind of named strategy each returns."""
 
@@ -315,5 +353,6 @@ STRATEGY_TYPES: Mapping[str, type] = {
     "openrtc_admission_rules": AdmissionRule,
     "openrtc_job_labelers": JobLabeler,
     "openrtc_metrics_exporters": MetricsExporter,
+    "openrtc_job_tracers": JobTracer,
 }
 """What each registration hook must return a list of."""
