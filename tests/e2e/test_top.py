@@ -1,6 +1,7 @@
 """``openrtc top`` against a live worker: a live call's row appears with its turns and last
-wait, and goes when the caller hangs up. The worker is started from the command line, the
-view read with ``openrtc top --json`` as a script would."""
+wait, and goes when the caller hangs up. The worker is started from the command line; the
+view is read with ``openrtc top --json`` as a script would, and once in a real terminal (tmux)
+as a person would."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from openrtc_testing.dispatch import ServerAdmin
 from openrtc_testing.localserver import LocalLiveKitServer
 from openrtc_testing.plugin import CallerFactory
 from openrtc_testing.process import WorkerProcess
+from openrtc_testing.terminal import TmuxPane
 
 pytestmark = pytest.mark.e2e
 
@@ -104,5 +106,53 @@ async def test_top_shows_a_live_call_and_drops_it_after_the_hang_up(
         )
         assert [w["sessions"] for w in after["workers"]] == [[]], after
     finally:
+        await worker.stop()
+        worker.save_log(tmp_path / "worker.log")
+
+
+async def test_the_live_view_in_a_real_terminal(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    caller_factory: CallerFactory,
+    tmp_path: Path,
+    control_dir: Path,
+) -> None:
+    """``openrtc top`` as a person runs it, in a terminal (tmux): the call's row appears, the
+    agent filter hides and shows it, the hang-up removes it, ``q`` quits."""
+    app = write_pool_app(tmp_path / "app.py", dispatch_name=NAME, import_paths=(BENCHMARKS,))
+    worker = WorkerProcess(
+        app,
+        livekit_server,
+        str(AGENTS_DIR),
+        *("--control-dir", str(control_dir), "--deployment-version", "v9"),
+        env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
+    )
+    top = [sys.executable, "-m", "openrtc.cli", "top", "--control-dir", str(control_dir)]
+    pane = TmuxPane([*top, "--interval", "0.5"])
+    try:
+        await worker.start()
+        await worker.wait_for_line("registered (", TIMEOUT)
+        pane.open()
+        await pane.wait_for(f"pid {worker.proc.pid}  version v9")
+        caller, _agent = await greeted_caller(
+            livekit_admin, caller_factory, NAME, prefix="tmux", timeout_s=TIMEOUT
+        )
+        room = caller.room_name
+        shown = await pane.wait_for(room)
+        [row] = [line for line in shown.splitlines() if room in line]
+        assert "dental" in row and str(worker.proc.pid) in row, shown
+
+        pane.send_keys("a", "restaurant", "Enter")
+        await pane.wait_for("calls of 'restaurant'", gone=room)
+        pane.send_keys("Escape")
+        await pane.wait_for(room)
+
+        await caller.leave()
+        await pane.wait_for("every call", gone=room)
+        pane.send_keys("q")
+        await pane.wait_closed()
+    finally:
+        pane.close()
+        (tmp_path / "screens.txt").write_text("\n----\n".join(pane.screens[-20:]))
         await worker.stop()
         worker.save_log(tmp_path / "worker.log")

@@ -5,13 +5,16 @@ loop lag, memory, draining and version, and one entry per live session (agent, t
 state, age, turns, the last turn's wait; the state only for sessions running in the worker
 process itself, as in coroutine isolation). Only the user who runs the workers can open their
 sockets, and a worker nobody asks pays nothing. ``--json`` prints one reading for scripts (schema
-``openrtc.top/1``); otherwise the view is redrawn every ``--interval`` seconds until Ctrl-C.
+``openrtc.top/1``). On a terminal the view is live (``openrtc.cli.top_app``, Textual), read
+every ``--interval`` seconds, with keys to sort and filter; with its output piped, ``top``
+prints one text reading and exits, as ``top -b -n 1`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,19 +33,22 @@ SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "wait": lambda row: -(row["last_turn_latency_s"] or 0.0),
 }
 """How ``--sort`` orders the rows: oldest call, agent, most turns, longest last wait first."""
-CLEAR = "\x1b[2J\x1b[H"
 COLUMNS = (
     f"  {'AGENT':<16} {'TENANT':<12} {'ROOM':<28} {'STATE':<10} {'AGE':>7} {'TURNS':>5} LAST WAIT"
 )
 
 
-def read_workers(directory: Path) -> list[dict[str, Any]]:
+async def read_workers_async(directory: Path) -> list[dict[str, Any]]:
     """One ``sessions`` reply per worker with a socket in ``directory``, by pid."""
-    replies = asyncio.run(each_worker(directory, {"op": SESSIONS_OP}))
+    replies = await each_worker(directory, {"op": SESSIONS_OP})
     return sorted((r for r in replies if "error" not in r), key=lambda r: int(r.get("pid", 0)))
 
 
-def _ms(seconds: float | None) -> str:
+def read_workers(directory: Path) -> list[dict[str, Any]]:
+    return asyncio.run(read_workers_async(directory))
+
+
+def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
@@ -55,9 +61,20 @@ def _header(worker: dict[str, Any]) -> str:
     return (
         f"pid {worker['pid']}  version {worker.get('version') or '-'}  "
         f"{worker.get('isolation', '?')}  {state}  load {worker.get('load', 0):.2f}  "
-        f"active {worker.get('active', 0)}  loop lag p99 {_ms(health.get('loop_lag_p99_s'))}  "
+        f"active {worker.get('active', 0)}  loop lag p99 {ms(health.get('loop_lag_p99_s'))}  "
         f"RSS {'-' if rss is None else f'{rss / 2**20:.0f} MiB'}"
     )
+
+
+def worker_lines(worker: dict[str, Any]) -> list[str]:
+    """A worker's header and the last minute's waits per agent."""
+    lines = [_header(worker)]
+    for name, stats in sorted((worker.get("turns") or {}).items()):
+        lines.append(
+            f"  {name}: {stats['turns']} turns in the last minute, caller waited "
+            f"p50 {ms(stats['latency_p50_s'])}, p95 {ms(stats['latency_p95_s'])}"
+        )
+    return lines
 
 
 def render(workers: Sequence[dict[str, Any]], *, sort: str, agent: str | None) -> str:
@@ -66,12 +83,7 @@ def render(workers: Sequence[dict[str, Any]], *, sort: str, agent: str | None) -
         return "no OpenRTC worker of this user is serving on this host"
     lines = []
     for worker in workers:
-        lines.append(_header(worker))
-        for name, stats in sorted((worker.get("turns") or {}).items()):
-            lines.append(
-                f"  {name}: {stats['turns']} turns in the last minute, caller waited "
-                f"p50 {_ms(stats['latency_p50_s'])}, p95 {_ms(stats['latency_p95_s'])}"
-            )
+        lines.extend(worker_lines(worker))
         rows = [s for s in worker.get("sessions", []) if agent is None or s["agent"] == agent]
         rows.sort(key=SORT_KEYS[sort])
         lines.append(COLUMNS)
@@ -80,7 +92,7 @@ def render(workers: Sequence[dict[str, Any]], *, sort: str, agent: str | None) -
                 f"  {row['agent']:<16} {row['labels'].get('tenant', '-'):<12} "
                 f"{row['room'][:28]:<28} {row.get('state') or '-':<10} "
                 f"{row['age_s']:>6.0f}s {row['turns']:>5} "
-                f"{_ms(row['last_turn_latency_s'])}"
+                f"{ms(row['last_turn_latency_s'])}"
             )
         if not rows:
             lines.append("  (no live calls)")
@@ -108,7 +120,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--agent", help="Only the calls of this agent.")
         ] = None,
     ) -> None:
-        """Show the workers serving on this host and their live calls, refreshed."""
+        """Show the workers serving on this host and their live calls, live (keys: s sort,
+        a agent filter, r refresh, q quit); piped, one reading as text."""
         if sort not in SORT_KEYS:
             typer.echo(f"error: --sort {sort!r}: use one of {', '.join(SORT_KEYS)}", err=True)
             raise typer.Exit(2)
@@ -121,10 +134,9 @@ def register(app: typer.Typer) -> None:
             reading = {"schema": SCHEMA, "at": time.time(), "workers": read_workers(where)}
             typer.echo(json.dumps(reading, indent=2))
             return
-        try:
-            while True:
-                view = render(read_workers(where), sort=sort, agent=agent)
-                typer.echo(f"{CLEAR}openrtc top  {time.strftime('%H:%M:%S')}\n\n{view}")
-                time.sleep(interval)
-        except KeyboardInterrupt:
+        if not sys.stdout.isatty():
+            typer.echo(render(read_workers(where), sort=sort, agent=agent))
             return
+        from openrtc.cli.top_app import TopApp
+
+        TopApp(lambda: read_workers_async(where), interval=interval, sort=sort, agent=agent).run()
