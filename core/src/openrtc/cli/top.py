@@ -71,7 +71,8 @@ def worker_lines(worker: dict[str, Any]) -> list[str]:
     lines = [_header(worker)]
     for name, stats in sorted((worker.get("turns") or {}).items()):
         lines.append(
-            f"  {name}: {stats['turns']} turns in the last minute, caller waited "
+            f"  {name}: {stats['turns']} turn{'' if stats['turns'] == 1 else 's'} in the last "
+            "minute, caller waited "
             f"p50 {ms(stats['latency_p50_s'])}, p95 {ms(stats['latency_p95_s'])}"
         )
     return lines
