@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from openrtc import events
+from openrtc.call_states import StateReporter
 from openrtc.caller_gone import end_job_when_caller_gone
 from openrtc.config import AgentConfig
 from openrtc.event_channel import EventForwarder, worker_socket
@@ -85,6 +86,7 @@ class JobHandlers:
     """The worker's pid, also in the job processes and session hosts that run its sessions:
     where a session runs elsewhere, its events travel back to this worker's control socket."""
     _forwarder: EventForwarder | None = attrs.field(default=None, init=False, eq=False)
+    _reporter: StateReporter | None = attrs.field(default=None, init=False, eq=False)
 
     ship: Callable[[JobHandlers], tuple[Any, ...]] | None = attrs.field(default=None, eq=False)
     """How these handlers cross into a job process (process isolation pickles the entrypoint
@@ -322,6 +324,8 @@ class JobHandlers:
         open_job_traces(ctx, self.tracers, job)  # current here: livekit's spans nest under it
         await start_session(session, plan, room=ctx.room)
         self.live.track(ctx.job.id, config.name, session)
+        if os.getpid() != self.worker_pid:  # in the worker, top reads the session itself
+            self._call_states().ensure_running()
 
         async def forget_session() -> None:
             self.live.forget(ctx.job.id)
@@ -341,6 +345,12 @@ class JobHandlers:
             socket = worker_socket(self.settings["control_dir"], self.worker_pid)
             self._forwarder = EventForwarder(socket)
         self._forwarder(event)
+
+    def _call_states(self) -> StateReporter:
+        if self._reporter is None:
+            socket = worker_socket(self.settings["control_dir"], self.worker_pid)
+            self._reporter = StateReporter(socket, self.live)
+        return self._reporter
 
     def apply_code(self, sources: tuple[Any, ...]) -> None:
         """In a session host forked from the worker: run the agent code the worker's hot

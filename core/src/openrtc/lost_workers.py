@@ -22,6 +22,7 @@ from pathlib import Path
 
 import attrs
 
+from openrtc.call_states import WATCH_SUFFIX
 from openrtc.control_socket import SUFFIX as SOCKET_SUFFIX
 from openrtc.control_socket import files_by_pid, pid_alive
 from openrtc.snapshot_file import SnapshotFileExporter
@@ -86,7 +87,9 @@ def find_lost(directory: Path) -> list[LostWorker]:
         if not mine and pid_alive(pid):
             continue
         found = _read(path, pid)
-        leftovers = [path] if mine else [path, directory / f"{pid}{SOCKET_SUFFIX}"]
+        leftovers = [path, directory / f"{pid}{WATCH_SUFFIX}"]
+        if not mine:
+            leftovers.append(directory / f"{pid}{SOCKET_SUFFIX}")
         for leftover in leftovers:  # this worker's own socket is open already: kept
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()

@@ -3,8 +3,10 @@
 ``info`` describes the worker (pid, version, deployment, state, counts); ``drain`` starts its
 drain on behalf of a worker taking over; ``takeover_failed`` records in its audit trail that a
 new version failed to take over, so it keeps serving; ``sessions`` adds the worker's health
-and one entry per live session to ``info`` (``openrtc top``); ``event`` exports what a session
-running in a job process or session host measured (``openrtc.event_channel``). The control
+and one entry per live session to ``info`` (``openrtc top``); ``call_states`` takes the states
+of calls in session processes while they are watched (``openrtc.call_states``); ``event``
+exports what a session running in a job process or session host measured
+(``openrtc.event_channel``). The control
 socket is opened when the worker starts serving and closed when it stops; next to it the
 worker keeps its latest snapshot, and reports the workers it finds gone without stopping
 (``openrtc.lost_workers``).
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from openrtc.call_states import STATES_OP, WatchedStates
 from openrtc.config import ConfigurationError
-from openrtc.control_socket import ControlServer, ControlSocketError, control_dir
+from openrtc.control_socket import SUFFIX, ControlServer, ControlSocketError, control_dir
 from openrtc.event_channel import EVENT_OP, answer_events
 from openrtc.lost_workers import describe, find_lost, last_snapshot_exporter
 from openrtc.snapshot_file import SnapshotFileExporter
@@ -59,6 +62,8 @@ class WorkerControl:
         self.takeover: Takeover | None = None
         self.timed_out: float | None = None
         """``takeover_timeout`` once it passed before the first registration."""
+        self.states: WatchedStates | None = None
+        """The call states session processes report while ``top`` watches."""
         self.last_snapshot: SnapshotFileExporter | None = None
         """Keeps this worker's latest snapshot by its socket, for the worker that finds it
         gone (``openrtc.lost_workers``); ``None`` without a control socket."""
@@ -70,6 +75,7 @@ class WorkerControl:
         wanted = bool(settings["takeover"])
         try:
             directory = control_dir(settings["control_dir"])
+            states = WatchedStates(directory / f"{os.getpid()}{SUFFIX}")
             server = ControlServer(
                 directory,
                 {
@@ -78,6 +84,7 @@ class WorkerControl:
                     FAILED_OP: self._failed,
                     EVENT_OP: answer_events(self._runtime.emit),
                     SESSIONS_OP: self._sessions,
+                    STATES_OP: states.answer,
                 },
             )
             await server.start()
@@ -86,7 +93,7 @@ class WorkerControl:
                 raise ConfigurationError(f"--takeover needs a control socket: {exc}") from None
             logger.warning("no control socket (openrtc top, takeover): %s", exc)
             return
-        self.server = server
+        self.server, self.states = server, states
         for lost in find_lost(directory):
             logger.warning("%s", describe(lost))
             self._runtime.audit.worker_lost(lost)
@@ -99,6 +106,8 @@ class WorkerControl:
     async def close(self) -> None:
         if self.server is not None:
             await self.server.close()
+        if self.states is not None:
+            self.states.close()
 
     async def _info(self, _: Mapping[str, Any]) -> Mapping[str, Any]:
         runtime = self._runtime
@@ -124,13 +133,15 @@ class WorkerControl:
     async def _sessions(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
         """``info`` and one entry per live session (``openrtc top``)."""
         snapshot = self._runtime.state.snapshot()
-        # the sessions running in this process; those in job processes or session hosts
-        # have no state here (None)
-        states = self._runtime.handlers.live.states()
-        sessions = [
-            {**row, "state": states.get(row["job_id"])}
-            for row in self._runtime.state.live_sessions()
-        ]
+        # read from the sessions running in this process; reported by job processes and
+        # session hosts, which report only while the marker says someone watches
+        rows = self._runtime.state.live_sessions()
+        states: dict[str, str] = {}
+        if self.states is not None:
+            self.states.watched()
+            states = self.states.states({row["job_id"] for row in rows})
+        states.update(self._runtime.handlers.live.states())
+        sessions = [{**row, "state": states.get(row["job_id"])} for row in rows]
         return {
             **(await self._info(request)),
             "rss_bytes": snapshot.rss_bytes,

@@ -2,12 +2,12 @@
 
 Every worker answers ``sessions`` on its control socket (``openrtc.worker_control``): its load,
 loop lag, memory, draining and version, and one entry per live session (agent, tenant, room,
-state, age, turns, the last turn's wait; the state only for sessions running in the worker
-process itself, as in coroutine isolation). Only the user who runs the workers can open their
-sockets, and a worker nobody asks pays nothing. ``--json`` prints one reading for scripts (schema
-``openrtc.top/1``). On a terminal the view is live (``openrtc.cli.top_app``, Textual), read
-every ``--interval`` seconds, with keys to sort and filter; with its output piped, ``top``
-prints one text reading and exits, as ``top -b -n 1`` does.
+state, age, turns, the last turn's wait; ``openrtc.call_states`` says how the state of a call
+in a job process or session host gets there). Only the user who runs the workers can open
+their sockets, and a worker nobody asks pays nothing. ``--json`` prints one reading for
+scripts (schema ``openrtc.top/1``). On a terminal the view is live (``openrtc.cli.top_app``,
+Textual), read every ``--interval`` seconds, with keys to sort and filter; with its output
+piped, ``top`` prints one text reading and exits, as ``top -b -n 1`` does.
 """
 
 from __future__ import annotations
