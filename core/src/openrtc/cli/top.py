@@ -52,6 +52,15 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
+def _cpu(health: dict[str, Any]) -> str:
+    """The loop thread's share of a core, and the host's share of all its cores."""
+    if "loop_busy" not in health:
+        return "-"
+    host = health.get("host_cpu")
+    shown_host = "-" if host is None else f"{host * 100:.0f}%"
+    return f"loop {health['loop_busy'] * 100:.0f}% host {shown_host}"
+
+
 def _header(worker: dict[str, Any]) -> str:
     health = worker.get("health") or {}
     rss = worker.get("rss_bytes")
@@ -62,7 +71,7 @@ def _header(worker: dict[str, Any]) -> str:
         f"pid {worker['pid']}  version {worker.get('version') or '-'}  "
         f"{worker.get('isolation', '?')}  {state}  load {worker.get('load', 0):.2f}  "
         f"active {worker.get('active', 0)}  loop lag p99 {ms(health.get('loop_lag_p99_s'))}  "
-        f"RSS {'-' if rss is None else f'{rss / 2**20:.0f} MiB'}"
+        f"CPU {_cpu(health)}  RSS {'-' if rss is None else f'{rss / 2**20:.0f} MiB'}"
     )
 
 
