@@ -12,6 +12,9 @@ The cost of recording: ``TurnRecorder`` turning a real caller message and reply 
 against handing the exporter a ``session_started`` record, the per-call work the worker
 already did before turns were recorded. Medians over ``--repeat`` rounds.
 
+With openrtc-exporter-otel installed, the same per-turn cost for its histograms.
+``--sessions ""`` measures the costs only, without a server.
+
 Usage:
     uv run --all-packages python tests/benchmarks/turn_latency.py [--sessions 1,10]
         [--turns 3] [--isolation coroutine] [--repeat 20000]
@@ -152,6 +155,38 @@ def recording_cost(repeat: int) -> tuple[float, float]:
     return statistics.median(per_turn), statistics.median(per_start)
 
 
+def otel_cost(repeat: int) -> float:
+    """Median seconds for the OpenTelemetry exporter to record one turn (the latency and its
+    four parts into histograms), with its SDK exporting to a local OTLP endpoint."""
+    from openrtc_exporter_otel import OtelMetricsExporter
+    from openrtc_testing.otlp import OtlpReceiver
+
+    turn = events.TurnMeasured(
+        job_id="AJ_1",
+        room="room-1",
+        agent="dental",
+        turn=1,
+        latency_s=1.0,
+        end_of_turn_delay_s=0.5,
+        transcription_delay_s=0.3,
+        llm_ttft_s=0.3,
+        tts_ttfb_s=0.2,
+        interrupted=False,
+    )
+    with OtlpReceiver() as receiver:
+        exporter = OtelMetricsExporter(
+            endpoint=receiver.url, service_name="cost", export_interval_s=3600.0
+        )
+        exporter.export_event(turn)  # the SDK and the instruments are made on first use
+        took = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            exporter.export_event(turn)
+            took.append(time.perf_counter() - began)
+        exporter.close()
+    return statistics.median(took)
+
+
 class SimpleEvent:
     """What livekit hands a ``conversation_item_added`` listener: the item."""
 
@@ -167,9 +202,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=20_000)
     parser.add_argument("--keep-log", default="", help="save the worker's log (and JSONL) here")
     args = parser.parse_args()
-    args.sessions = [int(n) for n in args.sessions.split(",")]
+    args.sessions = [int(n) for n in args.sessions.split(",") if n.strip()]
 
-    rows = asyncio.run(measure_calls(args))
+    rows = asyncio.run(measure_calls(args)) if args.sessions else []
     print(f"\nturn waits, {args.isolation} isolation, {args.turns} turns per call (p50 / p95, s)")
     print(f"{'N':>4} {'calls':>6} {'turns':>6}  " + "  ".join(f"{p:>22}" for p in PARTS))
     for n, served, count, figures in rows:
@@ -184,6 +219,11 @@ def main() -> int:
         f"\nrecording one turn (two messages -> one JSONL record): {turn_s * 1e6:.1f} us "
         f"median; exporting a session_started record: {start_s * 1e6:.1f} us "
         f"(ratio {turn_s / start_s:.1f}x), over {args.repeat} rounds"
+    )
+    otel_s = otel_cost(args.repeat)
+    print(
+        f"recording one turn in the OpenTelemetry exporter (five histograms): "
+        f"{otel_s * 1e6:.1f} us median (ratio to a session_started record {otel_s / start_s:.1f}x)"
     )
     # a turn is a reply to what the caller said: an utterance the agent answers together with
     # the next one (or never) has no record of its own, so fewer records than utterances is
