@@ -7,7 +7,9 @@ or never sends anything (``hang``). What livekit-agents does, and OpenRTC counts
 * ``raise``: livekit retries the request (``conn_options``: 3 retries) and then reports an
   unrecoverable LLM error; the turn gets no reply, and the session goes on until more than
   ``max_unrecoverable_errors`` (3) such errors, when livekit closes it. OpenRTC then ends the
-  job, counted failed. The steady caller is greeted meanwhile;
+  job, counted failed, and counts every error on the way (``provider_error``: the retries
+  the session survived and the requests given up), in every isolation mode. The steady caller
+  is greeted meanwhile;
 * ``hang``: livekit sets no limit on an LLM stream that never yields, so without OpenRTC the
   broken session would wait for as long as its caller stays. After ``reply_timeout`` OpenRTC
   drops the reply (``reply_stalled``) and the session listens again: every turn of the caller
@@ -127,10 +129,11 @@ def ended(tmp: Path, agent: str) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("isolation", ["coroutine", "process", "hybrid"])
 async def test_an_llm_failing_mid_stream_ends_its_session_failed_and_spares_the_other(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path, isolation: str
 ) -> None:
-    serving = worker(tmp_path, livekit_server, "raise")
+    serving = worker(tmp_path, livekit_server, "raise", "--isolation", isolation)
     callers: list[Caller] = []
     try:
         await serving.start()
@@ -159,6 +162,15 @@ async def test_an_llm_failing_mid_stream_ends_its_session_failed_and_spares_the_
         print(f"broken session ended failed after {turns} caller turns")
         assert "unrecoverable" in serving.tail(500_000), serving.tail()
         assert not ended(tmp_path, "steady")  # its caller is still on the line
+        # every error is counted, the retries the session survived too (from job processes
+        # and session hosts over the worker's control socket)
+        errors = [r for r in records(tmp_path) if r["kind"] == "provider_error"]
+        assert errors and {(r["agent"], r["component"]) for r in errors} == {("broken", "llm")}
+        survived = [r for r in errors if r["recoverable"]]
+        given_up = [r for r in errors if not r["recoverable"]]
+        assert survived and len(given_up) > TURNS_TO_CLOSE - 1, errors
+        assert "the provider dropped the stream" in str(given_up[0]["error"]), given_up[0]
+        print(f"provider errors: {len(survived)} retried, {len(given_up)} given up")
     finally:
         for caller in callers:
             await caller.leave()

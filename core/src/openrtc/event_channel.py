@@ -29,6 +29,7 @@ EVENT_OP = "event"
 FORWARDED: Mapping[str, type[events.MetricsEvent]] = {
     events.TurnMeasured.kind: events.TurnMeasured,
     events.ReplyStalled.kind: events.ReplyStalled,
+    events.ProviderError.kind: events.ProviderError,
 }
 """The kinds a session process sends its worker, by kind."""
 

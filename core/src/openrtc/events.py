@@ -305,6 +305,28 @@ class ReplyStalled(MetricsEvent):
 
 
 @attrs.frozen(kw_only=True)
+class ProviderError(MetricsEvent):
+    """An STT, LLM or TTS of a live session reported an error (livekit's session ``error``
+    event, ``openrtc.provider_errors``). ``recoverable``: livekit retries, or the session
+    goes on without that reply; an unrecoverable one counts toward livekit's
+    ``max_unrecoverable_errors``, past which it closes the session (the job then ends,
+    failed)."""
+
+    kind: ClassVar[str] = "provider_error"
+    job_id: str
+    room: str
+    agent: str
+    component: str
+    """``stt``, ``llm``, ``tts`` or ``realtime``."""
+    provider: str
+    """livekit's label for the provider (its class)."""
+    recoverable: bool
+    error: str
+    """The exception's type and message, cut at 200 characters."""
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
 class TurnStats:
     """One agent's replies over the snapshot's turn window (``turn_window_s``)."""
 

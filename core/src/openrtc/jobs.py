@@ -16,6 +16,7 @@ import attrs
 
 from openrtc import events
 from openrtc.call_states import StateReporter
+from openrtc.call_watch import watch_call
 from openrtc.caller_gone import end_job_when_caller_gone
 from openrtc.config import AgentConfig
 from openrtc.event_channel import EventForwarder, worker_socket
@@ -34,7 +35,6 @@ from openrtc.routing import (
 from openrtc.session import PoolDefaults
 from openrtc.sessions import SessionPlan, build_session, plan_session, start_session
 from openrtc.settings import Settings
-from openrtc.stalled_replies import drop_stalled_replies
 from openrtc.strategies import (
     AdmissionRequest,
     AdmissionRule,
@@ -48,7 +48,6 @@ from openrtc.strategies import (
     SessionSpec,
     WorkerState,
 )
-from openrtc.turns import TurnRecorder, record_turns
 
 if TYPE_CHECKING:
     from openrtc.plugins import PluginHost
@@ -300,18 +299,14 @@ class JobHandlers:
         plan = self.plan(config, spec)
         session = build_session(plan)
         session.on("close", self._session_closed_handler(ctx, config.name))
-        turns = TurnRecorder(
-            ctx.job.id, ctx.job.room.name, config.name, self.emit_from_session, decision.labels
-        )
-        record_turns(session, turns)
-        drop_stalled_replies(
+        watch_call(
             session,
-            self.settings["reply_timeout"],
             job_id=ctx.job.id,
             room=ctx.job.room.name,
             agent=config.name,
-            emit=self.emit_from_session,
             labels=decision.labels,
+            reply_timeout=self.settings["reply_timeout"],
+            emit=self.emit_from_session,
         )
         job = traced_job(
             ctx,

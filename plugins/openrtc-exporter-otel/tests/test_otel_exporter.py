@@ -14,6 +14,7 @@ from openrtc.events import (
     AdmissionRejected,
     AgentStats,
     JobRouted,
+    ProviderError,
     RuntimeSnapshot,
     SessionEnded,
     SessionStarted,
@@ -81,6 +82,17 @@ def test_events_and_the_last_snapshot_arrive_when_the_exporter_closes() -> None:
                 job_id="AJ_2", room="r", agent="dental", rule="capacity", reason="full"
             )
         )
+        exporter.export_event(
+            ProviderError(
+                job_id="AJ_1",
+                room="r",
+                agent="dental",
+                component="stt",
+                provider="FaultySTT",
+                recoverable=True,
+                error="APIConnectionError: reset",
+            )
+        )
         exporter.export_event(turn(1.2))
         exporter.export_event(turn(0.8))
         exporter.export_event(
@@ -139,6 +151,7 @@ def test_events_and_the_last_snapshot_arrive_when_the_exporter_closes() -> None:
         (ttft,) = receiver.last("openrtc.turn.llm_ttft", agent="dental")
         assert (ttft.value, round(ttft.sum, 6)) == (2, 0.4)
         assert value("openrtc.turns.interrupted", agent="dental") == [2]
+        assert value("openrtc.provider.errors", component="stt", recoverable=True) == [1]
         assert value("openrtc.session.duration", agent="dental") == [1]
         assert value("openrtc.sessions.active", agent="dental") == [3]
         assert value("openrtc.sessions.limit") == [50]

@@ -20,6 +20,7 @@ from openrtc.events import (
     AgentStats,
     DrainStarted,
     JobRouted,
+    ProviderError,
     RuntimeSnapshot,
     SessionEnded,
     SessionStarted,
@@ -262,3 +263,27 @@ def test_job_labels_become_their_own_metric_families(
     seen = scrape(exporter.port)
     assert seen.value("openrtc_admission_state", **breaker, state="open") == 0
     assert seen.value("openrtc_admission_state", **breaker, state="half_open") == 1
+
+
+def test_provider_errors_count_by_component_and_whether_the_session_went_on(
+    exporter: PrometheusExporter, scrape: Scraper
+) -> None:
+    def error(recoverable: bool, component: str = "llm") -> ProviderError:
+        return ProviderError(
+            job_id="j1",
+            room="r1",
+            agent="dental",
+            component=component,
+            provider="FaultyLLM",
+            recoverable=recoverable,
+            error="APIConnectionError: the provider dropped the stream",
+        )
+
+    for event in (error(True), error(True), error(False), error(True, "tts")):
+        exporter.export_event(event)
+    scraped = scrape(exporter.port)
+    name = "openrtc_provider_errors_total"
+    assert scraped.value(name, agent="dental", component="llm", recoverable="true") == 2
+    assert scraped.value(name, agent="dental", component="llm", recoverable="false") == 1
+    assert scraped.value(name, agent="dental", component="tts", recoverable="true") == 1
+    assert "dropped the stream" not in scraped.text  # messages are the JSONL's, never labels

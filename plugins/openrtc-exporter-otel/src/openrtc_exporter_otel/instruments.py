@@ -90,6 +90,12 @@ class Instruments:
             unit="{reply}",
             description="Replies dropped after reply_timeout without audio.",
         )
+        self.provider_errors = meter.create_counter(
+            "openrtc.provider.errors",
+            unit="{error}",
+            description="STT, LLM and TTS errors of live sessions, by component and whether "
+            "livekit could go on.",
+        )
         self.reloads = meter.create_counter(
             "openrtc.reloads", unit="{reload}", description="Saved agent files reloaded."
         )
@@ -146,6 +152,9 @@ class Instruments:
             self._observe_turn(event)
         elif isinstance(event, events.ReplyStalled):
             self.replies_stalled.add(1, {"agent": event.agent})
+        elif isinstance(event, events.ProviderError):
+            attributes = {"agent": event.agent, "component": event.component}
+            self.provider_errors.add(1, {**attributes, "recoverable": event.recoverable})
         elif isinstance(event, events.AgentReloaded):
             self.reloads.add(1, {"outcome": event.outcome})
         elif isinstance(event, events.DrainStarted):

@@ -125,6 +125,8 @@ class WorkerMetrics:
             self.turns.observe(event)
         elif isinstance(event, events.ReplyStalled):
             self.turns.observe_stall(event)
+        elif isinstance(event, events.ProviderError):
+            self.turns.observe_provider_error(event)
         elif isinstance(event, events.AgentReloaded):
             self.reloads.labels(outcome=event.outcome).inc()
         elif isinstance(event, events.WorkerRegistered):

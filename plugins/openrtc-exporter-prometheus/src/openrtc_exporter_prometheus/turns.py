@@ -1,5 +1,6 @@
-"""Histograms of each turn's latency and its parts, by agent (``events.TurnMeasured``), and
-the replies dropped as stalled (``events.ReplyStalled``)."""
+"""Histograms of each turn's latency and its parts, by agent (``events.TurnMeasured``), the
+replies dropped as stalled (``events.ReplyStalled``) and the providers' errors
+(``events.ProviderError``)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,24 @@ class TurnHistograms:
             ["agent"],
             registry=registry,
         )
+        self.provider_errors = Counter(
+            "openrtc_provider_errors",
+            "STT, LLM and TTS errors of live sessions, by agent, component and whether "
+            "livekit could go on (recoverable: retried, or the turn went without a reply).",
+            ["agent", "component", "recoverable"],
+            registry=registry,
+        )
         self.interrupted = Counter(
             "openrtc_turns_interrupted",
             "Replies the caller cut off by speaking over them, by agent.",
             ["agent"],
             registry=registry,
         )
+
+    def observe_provider_error(self, error: events.ProviderError) -> None:
+        recoverable = "true" if error.recoverable else "false"
+        labels = {"agent": error.agent, "component": error.component, "recoverable": recoverable}
+        self.provider_errors.labels(**labels).inc()
 
     def observe_stall(self, stalled: events.ReplyStalled) -> None:
         self.stalled.labels(agent=stalled.agent).inc()
