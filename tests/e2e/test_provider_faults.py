@@ -1,8 +1,8 @@
-"""An LLM that fails mid-stream, or never answers, in one session of a worker with others.
+"""An LLM or TTS that fails mid-stream, or never answers, in one session of a worker with others.
 
-Two agents share a coroutine worker: ``steady`` on the media profile's providers and
-``broken``, whose LLM either sends one chunk and then raises a retryable error (``raise``),
-or never sends anything (``hang``). What livekit-agents does, and OpenRTC counts:
+Two agents share a worker: ``steady`` on the media profile's providers and ``broken``, whose
+LLM (or TTS) either starts its answer and then raises a retryable error (``raise``), or never
+sends anything (``hang``). What livekit-agents does, and OpenRTC counts:
 
 * ``raise``: livekit retries the request (``conn_options``: 3 retries) and then reports an
   unrecoverable LLM error; the turn gets no reply, and the session goes on until more than
@@ -49,12 +49,13 @@ import sys
 
 sys.path.insert(0, {benchmarks!r})
 from density_media import media_providers
-from livekit.agents import Agent, APIConnectionError, llm
+from livekit.agents import Agent, APIConnectionError, llm, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
 from openrtc import AgentPool
 
 FAULT = os.environ["PROVIDER_FAULT"]
+FAULTY = os.environ["FAULTY_PROVIDER"]
 
 
 class FaultyStream(llm.LLMStream):
@@ -72,6 +73,29 @@ class FaultyLLM(llm.LLM):
         return FaultyStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
 
 
+class FaultySpeech(tts.ChunkedStream):
+    async def _run(self, output_emitter) -> None:
+        if FAULT == "hang":
+            await asyncio.Event().wait()
+        output_emitter.initialize(
+            request_id=utils.shortuuid("faulty_"),
+            sample_rate=self._tts.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+        )
+        raise APIConnectionError("the provider dropped the stream")
+
+
+class FaultyTTS(tts.TTS):
+    def __init__(self) -> None:
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False), sample_rate=24000, num_channels=1
+        )
+
+    def synthesize(self, text, *, conn_options=DEFAULT_API_CONNECT_OPTIONS):
+        return FaultySpeech(tts=self, input_text=text, conn_options=conn_options)
+
+
 class Steady(Agent):
     def __init__(self) -> None:
         super().__init__(instructions="steady")
@@ -82,17 +106,20 @@ class Broken(Agent):
         super().__init__(instructions="broken")
 
 
-stt, good_llm, tts = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=stt, default_llm=good_llm, default_tts=tts, dispatch_name={name!r})
+good = media_providers("Your appointment is booked.")
+pool = AgentPool(default_stt=good[0], default_llm=good[1], default_tts=good[2], dispatch_name={name!r})
 pool.add("steady", Steady, greeting="Greet the caller.")
-pool.add("broken", Broken, llm=FaultyLLM(), greeting="Greet the caller.")
+broken = {{"llm": FaultyLLM()}} if FAULTY == "llm" else {{"tts": FaultyTTS()}}
+pool.add("broken", Broken, greeting="Greet the caller.", **broken)
 
 if __name__ == "__main__":
     pool.run()
 """
 
 
-def worker(tmp: Path, server: LocalLiveKitServer, fault: str, *extra: str) -> WorkerProcess:
+def worker(
+    tmp: Path, server: LocalLiveKitServer, fault: str, *extra: str, faulty: str = "llm"
+) -> WorkerProcess:
     app = tmp / "app.py"
     app.write_text(
         textwrap.dedent(APP.format(benchmarks=str(BENCHMARKS), name=NAME)), encoding="utf-8"
@@ -103,7 +130,11 @@ def worker(tmp: Path, server: LocalLiveKitServer, fault: str, *extra: str) -> Wo
         *("--metrics-jsonl", str(tmp / "events.jsonl")),
         *("--drain-timeout", str(DRAIN_TIMEOUT_S)),
         *extra,
-        env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus", "PROVIDER_FAULT": fault},
+        env={
+            "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus",
+            "PROVIDER_FAULT": fault,
+            "FAULTY_PROVIDER": faulty,
+        },
     )
 
 
@@ -129,11 +160,18 @@ def ended(tmp: Path, agent: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("isolation", ["coroutine", "process", "hybrid"])
-async def test_an_llm_failing_mid_stream_ends_its_session_failed_and_spares_the_other(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path, isolation: str
+@pytest.mark.parametrize(
+    ("faulty", "isolation"),
+    [("llm", "coroutine"), ("llm", "process"), ("llm", "hybrid"), ("tts", "coroutine")],
+)
+async def test_a_provider_failing_mid_stream_ends_its_session_failed_and_spares_the_other(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    tmp_path: Path,
+    faulty: str,
+    isolation: str,
 ) -> None:
-    serving = worker(tmp_path, livekit_server, "raise", "--isolation", isolation)
+    serving = worker(tmp_path, livekit_server, "raise", "--isolation", isolation, faulty=faulty)
     callers: list[Caller] = []
     try:
         await serving.start()
@@ -165,7 +203,7 @@ async def test_an_llm_failing_mid_stream_ends_its_session_failed_and_spares_the_
         # every error is counted, the retries the session survived too (from job processes
         # and session hosts over the worker's control socket)
         errors = [r for r in records(tmp_path) if r["kind"] == "provider_error"]
-        assert errors and {(r["agent"], r["component"]) for r in errors} == {("broken", "llm")}
+        assert errors and {(r["agent"], r["component"]) for r in errors} == {("broken", faulty)}
         survived = [r for r in errors if r["recoverable"]]
         given_up = [r for r in errors if not r["recoverable"]]
         assert survived and len(given_up) > TURNS_TO_CLOSE - 1, errors
@@ -214,10 +252,12 @@ def stalled(tmp: Path) -> list[dict[str, object]]:
     return [r for r in records(tmp) if r["kind"] == "reply_stalled"]
 
 
+@pytest.mark.parametrize("faulty", ["llm", "tts"])
 async def test_a_reply_that_never_comes_is_dropped_and_the_caller_is_heard_again(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path, faulty: str
 ) -> None:
-    serving = worker(tmp_path, livekit_server, "hang", "--reply-timeout", str(REPLY_TIMEOUT_S))
+    timeout = str(REPLY_TIMEOUT_S)
+    serving = worker(tmp_path, livekit_server, "hang", "--reply-timeout", timeout, faulty=faulty)
     callers: list[Caller] = []
     try:
         await serving.start()
