@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,9 +36,13 @@ AGENT_GONE_WITHIN_S = 30.0
 """A bound, not a performance claim: the agent's connections close with its process, and
 the server drops a participant whose signal connection closed after a short grace."""
 NOT_REDISPATCHED_FOR_S = 8.0
+ORPHANS_GONE_WITHIN_S = 30.0
+"""A hang guard: the forkserver sees its parent's pipe close, a session host its own."""
 
 
-def worker(tmp: Path, server: LocalLiveKitServer, control: Path, tag: str) -> WorkerProcess:
+def worker(
+    tmp: Path, server: LocalLiveKitServer, control: Path, tag: str, *extra: str
+) -> WorkerProcess:
     app = write_pool_app(tmp / "app.py", dispatch_name=NAME, import_paths=(BENCHMARKS,))
     return WorkerProcess(
         app,
@@ -45,6 +50,7 @@ def worker(tmp: Path, server: LocalLiveKitServer, control: Path, tag: str) -> Wo
         str(AGENTS_DIR),
         *("--control-dir", str(control), "--metrics-jsonl", str(tmp / f"{tag}.jsonl")),
         *("--metrics-interval", "1"),
+        *extra,
         env={"OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
     )
 
@@ -115,4 +121,45 @@ async def test_a_killed_worker_loses_its_calls_and_the_next_one_says_so(
         for call in calls:
             await call.end()
         await second.stop()
+        await first.stop()
+
+
+def alive_in_group(pgid: int) -> list[str]:
+    """The processes of process group ``pgid`` that still run (zombies are gone already)."""
+    shown = subprocess.run(
+        ["ps", "-o", "pid=,stat=,args=", "-g", str(pgid)], capture_output=True, text=True
+    ).stdout
+    return [line for line in shown.splitlines() if line.split()[1][0] != "Z"]
+
+
+@pytest.mark.parametrize("isolation", ["process", "hybrid"])
+async def test_a_killed_worker_leaves_no_process_behind(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    tmp_path: Path,
+    control_dir: Path,
+    isolation: str,
+) -> None:
+    """The processes a worker started (livekit's forkserver and job processes, or the session
+    hosts) end on their own when it is killed: nothing is left holding memory or rooms. The
+    worker runs in a process group of its own (``WorkerProcess``); only the worker is
+    killed."""
+    first = worker(tmp_path, livekit_server, control_dir, "first", "--isolation", isolation)
+    call = ListeningCall(livekit_server, livekit_admin, NAME, prefix="orphans")
+    try:
+        await first.start()
+        await first.wait_for_line("registered", 120)
+        await call.start()
+        assert call.error is None, first.tail()
+        started = alive_in_group(first.pid)
+        assert len(started) > 1, started  # the worker and what it started for the call
+        os.kill(first.pid, signal.SIGKILL)
+        took = await until(
+            lambda: not alive_in_group(first.pid),
+            ORPHANS_GONE_WITHIN_S,
+            f"still running after the worker was killed: {alive_in_group(first.pid)}",
+        )
+        print(f"{len(started) - 1} processes of the killed worker ended {took:.1f} s after it")
+    finally:
+        await call.end()
         await first.stop()
