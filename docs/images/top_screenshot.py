@@ -47,11 +47,7 @@ async def call(server: LocalLiveKitServer, admin: ServerAdmin, agent: str, speak
     )
     if speak:
         await asyncio.sleep(4.0)  # the greeting plays out
-        await caller.say(SPEECH)
-        assert caller.last_said_at is not None
-        await caller.wait_for_speech(
-            TIMEOUT, participant=participant.identity, after=caller.last_said_at
-        )
+        await caller.take_turn(SPEECH, participant.identity, TIMEOUT, plays_s=0.0)
     return caller
 
 

@@ -62,12 +62,7 @@ async def one_call(server: LocalLiveKitServer, admin: ServerAdmin, turns: int) -
     try:
         await asyncio.sleep(PLAYS_S)
         for _ in range(turns):
-            await caller.say(SPEECH)
-            assert caller.last_said_at is not None
-            await caller.wait_for_speech(
-                TIMEOUT, participant=agent.identity, after=caller.last_said_at
-            )
-            await asyncio.sleep(PLAYS_S)
+            await caller.take_turn(SPEECH, agent.identity, TIMEOUT, plays_s=PLAYS_S)
     finally:
         await caller.leave()
     return caller.room_name

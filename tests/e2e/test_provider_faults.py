@@ -106,8 +106,8 @@ class Broken(Agent):
         super().__init__(instructions="broken")
 
 
-good = media_providers("Your appointment is booked.")
-pool = AgentPool(default_stt=good[0], default_llm=good[1], default_tts=good[2], dispatch_name={name!r})
+stt_, llm_, tts_ = media_providers("Your appointment is booked.")
+pool = AgentPool(default_stt=stt_, default_llm=llm_, default_tts=tts_, dispatch_name={name!r})
 pool.add("steady", Steady, greeting="Greet the caller.")
 broken = {{"llm": FaultyLLM()}} if FAULTY == "llm" else {{"tts": FaultyTTS()}}
 pool.add("broken", Broken, greeting="Greet the caller.", **broken)

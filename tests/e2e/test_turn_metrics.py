@@ -78,12 +78,7 @@ async def test_a_call_of_two_turns_gives_two_turn_records(
         room = caller.room_name
         await asyncio.sleep(REPLY_PLAYS_S)  # the greeting is not a turn; let it finish
         for _ in range(2):
-            await caller.say(SPEECH)
-            assert caller.last_said_at is not None
-            await caller.wait_for_speech(
-                TIMEOUT, participant=agent.identity, after=caller.last_said_at
-            )
-            await asyncio.sleep(REPLY_PLAYS_S)
+            await caller.take_turn(SPEECH, agent.identity, TIMEOUT, plays_s=REPLY_PLAYS_S)
         metrics = await asyncio.to_thread(scrape_metrics, port)
         await caller.leave()
         for _ in range(75):  # the JSONL exporter writes from its own thread, snapshots tick

@@ -85,10 +85,7 @@ async def test_a_call_is_one_trace_and_its_metrics_reach_the_collector(
         )
         room = caller.room_name
         await asyncio.sleep(REPLY_PLAYS_S)  # the greeting is not a turn; let it finish
-        await caller.say(SPEECH)
-        assert caller.last_said_at is not None
-        await caller.wait_for_speech(TIMEOUT, participant=agent.identity, after=caller.last_said_at)
-        await asyncio.sleep(REPLY_PLAYS_S)
+        await caller.take_turn(SPEECH, agent.identity, TIMEOUT, plays_s=REPLY_PLAYS_S)
         await caller.leave()
         job, root = await arrived(otlp_receiver, room, worker.tail())
         for _ in range(int(TIMEOUT / 0.2)):  # the job's end reaches the worker's counters

@@ -169,6 +169,18 @@ class Caller:
         await source.wait_for_playout()
         return len(pcm) / 2 / rate
 
+    async def take_turn(
+        self, speech: str | Path, agent: str, timeout_s: float, *, plays_s: float = 4.0
+    ) -> float:
+        """Say ``speech``, wait until ``agent`` (its identity) answers, then ``plays_s`` more
+        for the reply to play out, so a next turn does not talk over it. Returns the seconds
+        from the end of the speech to the reply's first audio, as the caller heard them."""
+        await self.say(speech)
+        assert self.last_said_at is not None
+        heard = await self.wait_for_speech(timeout_s, participant=agent, after=self.last_said_at)
+        await asyncio.sleep(plays_s)
+        return heard - self.last_said_at
+
     async def _play(self, source: rtc.AudioSource, chunks: list[bytes]) -> None:
         # The source's short queue makes capture_frame block, which paces us at real time.
         for chunk in chunks:
