@@ -11,7 +11,7 @@ from openrtc import events
 from openrtc.provider_errors import record_provider_errors
 
 
-def test_each_error_of_the_session_is_one_event_with_its_component() -> None:
+async def test_each_error_of_the_session_is_one_event_with_its_component() -> None:
     session: AgentSession = AgentSession()
     seen: list[events.MetricsEvent] = []
     record_provider_errors(

@@ -48,9 +48,9 @@ import os
 import sys
 
 sys.path.insert(0, {benchmarks!r})
-from density_media import media_providers
-from livekit.agents import Agent, APIConnectionError, llm, tts, utils
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+from density_media import TRANSCRIPT, media_providers
+from livekit.agents import Agent, APIConnectionError, llm, stt, tts, utils
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN
 
 from openrtc import AgentPool
 
@@ -96,6 +96,25 @@ class FaultyTTS(tts.TTS):
         return FaultySpeech(tts=self, input_text=text, conn_options=conn_options)
 
 
+class FaultySTT(stt.STT):
+    # its first request never returns; later ones hear the scripted line
+
+    hung = False
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+
+    async def _recognize_impl(self, buffer, *, language=NOT_GIVEN, conn_options):
+        if not FaultySTT.hung:
+            FaultySTT.hung = True
+            await asyncio.Event().wait()
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            request_id=utils.shortuuid("faulty_"),
+            alternatives=[stt.SpeechData(language="en", text=TRANSCRIPT, confidence=1.0)],
+        )
+
+
 class Steady(Agent):
     def __init__(self) -> None:
         super().__init__(instructions="steady")
@@ -109,7 +128,8 @@ class Broken(Agent):
 stt_, llm_, tts_ = media_providers("Your appointment is booked.")
 pool = AgentPool(default_stt=stt_, default_llm=llm_, default_tts=tts_, dispatch_name={name!r})
 pool.add("steady", Steady, greeting="Greet the caller.")
-broken = {{"llm": FaultyLLM()}} if FAULTY == "llm" else {{"tts": FaultyTTS()}}
+FAULTY_CLASS = {{"llm": FaultyLLM, "tts": FaultyTTS, "stt": FaultySTT}}[FAULTY]
+broken = {{FAULTY: FAULTY_CLASS()}}
 pool.add("broken", Broken, greeting="Greet the caller.", **broken)
 
 if __name__ == "__main__":
@@ -286,6 +306,59 @@ async def test_a_reply_that_never_comes_is_dropped_and_the_caller_is_heard_again
         print(
             f"greeting dropped {first_after:.1f} s after the call began, the caller's turn's "
             f"reply {second_after:.1f} s after they spoke (reply_timeout {REPLY_TIMEOUT_S:g})"
+        )
+    finally:
+        for caller in callers:
+            await caller.leave()
+        await serving.stop()
+
+
+TRANSCRIPT_TIMEOUT_S = 4.0
+
+
+async def test_an_stt_that_never_answers_is_restarted_and_the_caller_heard_again(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+) -> None:
+    """The broken agent's STT never returns its first transcript; livekit would wait on it,
+    and on every later utterance queued behind it, for the rest of the call."""
+    timeout = str(TRANSCRIPT_TIMEOUT_S)
+    serving = worker(
+        tmp_path, livekit_server, "hang", "--transcript-timeout", timeout, faulty="stt"
+    )
+    callers: list[Caller] = []
+    try:
+        await serving.start()
+        await serving.wait_for_line("registered", TIMEOUT)
+        broken = await call(livekit_admin, livekit_server, "broken")
+        callers.append(broken)
+        agent = await broken.wait_for_participant(TIMEOUT, agent=True)
+        await broken.wait_for_speech(TIMEOUT)  # the greeting needs no STT
+        await asyncio.sleep(4.0)
+        await broken.say(SPEECH)  # into the STT that never answers
+        loop = asyncio.get_running_loop()
+        said = loop.time()
+
+        def restarts() -> list[dict[str, object]]:
+            return [r for r in records(tmp_path) if r["kind"] == "provider_error"]
+
+        while not restarts():
+            assert loop.time() - said < TIMEOUT, serving.tail()
+            await asyncio.sleep(0.5)
+        noticed = loop.time() - said
+        await asyncio.sleep(1.0)  # the agent starts over at once: it was listening
+        answered = await broken.take_turn(SPEECH, agent.identity, TIMEOUT)
+        [error] = restarts()
+        assert (error["agent"], error["component"], error["recoverable"]) == (
+            "broken",
+            "stt",
+            True,
+        ), error
+        assert not ended(tmp_path, "broken"), serving.tail()  # the call went on
+        assert "starting the agent over with a new STT stream" in serving.tail(500_000)
+        print(
+            f"the STT's silence noticed {noticed:.1f} s after the caller spoke "
+            f"(transcript_timeout {TRANSCRIPT_TIMEOUT_S:g}); their next line answered "
+            f"{answered:.1f} s after they said it"
         )
     finally:
         for caller in callers:

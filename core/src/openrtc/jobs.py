@@ -306,7 +306,9 @@ class JobHandlers:
             agent=config.name,
             labels=decision.labels,
             reply_timeout=self.settings["reply_timeout"],
+            transcript_timeout=self.settings["transcript_timeout"],
             emit=self.emit_from_session,
+            restart=lambda: self.live.restart(ctx.job.id),
         )
         job = traced_job(
             ctx,

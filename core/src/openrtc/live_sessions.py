@@ -22,6 +22,11 @@ import attrs
 logger = logging.getLogger("openrtc.reload")
 
 PIN_ATTRIBUTE = "openrtc_pinned"
+OUTCOMES = {
+    True: ("moved to the reloaded code", "could not move to the reloaded code"),
+    False: ("started over on a fresh agent", "could not start over on a fresh agent"),
+}
+"""What a move did or failed to do: for hot reload, or to start an agent over."""
 
 
 @attrs.define(eq=False)
@@ -87,7 +92,23 @@ class LiveSessions:
             moving += 1
         return moving, kept
 
-    async def _move(self, live: LiveSession, new_cls: type) -> None:
+    def restart(self, job_id: str) -> bool:
+        """Start the job's agent over on a fresh instance of its own class, with the call's
+        history, at its next turn boundary: livekit closes the old agent's STT stream, TTS
+        and turn detector with its activity and opens new ones (``unheard_callers``). False
+        when the job has no live session here."""
+        live = self._by_job.get(job_id)
+        if live is None:
+            return False
+        if live.move is not None:
+            live.move.cancel()
+        fresh = with_own_stt_stream(type(live.session.current_agent))
+        live.move = asyncio.get_running_loop().create_task(
+            self._move(live, fresh, reloaded=False), name=f"openrtc-restart-{job_id}"
+        )
+        return True
+
+    async def _move(self, live: LiveSession, new_cls: type, *, reloaded: bool = True) -> None:
         session = live.session
         changed = asyncio.Event()
 
@@ -105,21 +126,44 @@ class LiveSessions:
             await new.update_chat_ctx(old.chat_ctx)
             new.on_enter = _already_greeted  # the caller was greeted by the old instance
             session.update_agent(new)
-            self.moved += 1
-            logger.debug("job %s (%s) moved to the reloaded code", live.job_id, live.agent)
+            if reloaded:
+                self.moved += 1
+            logger.debug("job %s (%s) %s", live.job_id, live.agent, OUTCOMES[reloaded][0])
         except asyncio.CancelledError:
             raise
-        except Exception:  # the user's new constructor: the session keeps the old code
+        except Exception:  # the user's constructor: the session keeps the agent it has
             logger.exception(
-                "job %s (%s) could not move to the reloaded code; it keeps the code it has",
+                "job %s (%s) %s; it keeps the agent it has",
                 live.job_id,
                 live.agent,
+                OUTCOMES[reloaded][1],
             )
         finally:
             session.off("agent_state_changed", on_change)
             session.off("user_state_changed", on_change)
             if live.move is asyncio.current_task():
                 live.move = None
+
+
+def with_own_stt_stream(cls: type) -> type:
+    """``cls`` with an ``stt_node`` of its own that does what ``cls``'s does.
+
+    When a session moves to a new agent that uses the same STT with livekit's default
+    ``stt_node``, livekit hands it the old agent's STT stream, stuck one included; a node of
+    the agent's own makes it open a new one (public API: agents may override ``stt_node``).
+    The name stays the class's, so hot reload still knows it."""
+
+    inherited = cls.stt_node  # type: ignore[attr-defined]  # an Agent subclass
+
+    def stt_node(self: Any, audio: Any, model_settings: Any) -> Any:
+        return inherited(self, audio, model_settings)
+
+    namespace = {
+        "stt_node": stt_node,
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+    }
+    return type(cls.__name__, (cls,), namespace)
 
 
 async def _already_greeted() -> None:

@@ -82,6 +82,15 @@ REPLY_TIMEOUT = Setting(
     "retries; raise it above your slowest tool. 0: no limit (livekit's behaviour).",
     minimum=0,
 )
+TRANSCRIPT_TIMEOUT = Setting(
+    "transcript_timeout",
+    "float",
+    30.0,
+    "Seconds the caller's transcript may take after they stop speaking before OpenRTC "
+    "restarts the agent's STT: an STT that never answers would otherwise leave the caller "
+    "unheard for the rest of the call (livekit waits on it for ever). 0: no limit.",
+    minimum=0,
+)
 REGISTRATION_TIMEOUT = Setting(
     "registration_timeout",
     "float",
@@ -194,6 +203,7 @@ KERNEL_SETTINGS = (
     DRAIN_TIMEOUT,
     SESSION_CLOSE_ENDS_JOB,
     REPLY_TIMEOUT,
+    TRANSCRIPT_TIMEOUT,
     REGISTRATION_TIMEOUT,
     ROUTERS,
     DISPATCH_NAME,
