@@ -13,7 +13,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,14 @@ import pytest_asyncio
 from openrtc_demo import AGENTS_DIR
 from openrtc_testing.env import free_tcp_port
 from openrtc_testing.localserver import LocalLiveKitServer
+from openrtc_testing.otlp import OtlpReceiver
 
 from openrtc.cli.main import installed_plugins
 
 pytestmark = pytest.mark.e2e
 
 
-def table(tmp: Path) -> dict[str, tuple[str, str]]:
+def table(tmp: Path, otlp_url: str) -> dict[str, tuple[str, str]]:
     """setting -> (value given on the command line / in the environment, value expected in
     force). The values differ from the defaults wherever a different value is cheap to run."""
     tenants = tmp / "tenants.toml"
@@ -47,6 +48,7 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         # a bool that defaults to on: the switch given is its "--no-" form
         "session_close_ends_job": ("false", "False"),
         "reply_timeout": ("30", "30.0"),
+        "transcript_timeout": ("20", "20.0"),
         "routers": ("metadata, fallback", "metadata,fallback"),
         "dispatch_name": ("flags-e2e", "flags-e2e"),
         "metrics_interval": ("0.5", "0.5"),
@@ -64,6 +66,9 @@ def table(tmp: Path) -> dict[str, tuple[str, str]]:
         "prometheus_port": (str(free_tcp_port()), "<port>"),
         "prometheus_host": ("127.0.0.1", "127.0.0.1"),
         "metrics_jsonl": (str(tmp / "events.jsonl"), str(tmp / "events.jsonl")),
+        "otel_endpoint": (otlp_url, otlp_url),
+        "otel_service_name": ("flags-e2e", "flags-e2e"),
+        "otel_export_interval": ("5", "5.0"),
         "overload.loop_lag_ms": ("250", "250.0"),
         "overload.loop_busy": ("0.8", "0.8"),
         "overload.host_cpu": ("0.95", "0.95"),
@@ -145,8 +150,16 @@ async def run_worker(
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
-    return table(tmp_path_factory.mktemp("flags"))
+def otlp() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def rows(
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+) -> dict[str, tuple[str, str]]:
+    return table(tmp_path_factory.mktemp("flags"), otlp.url)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -195,6 +208,15 @@ async def test_flag_wins_over_environment(runs: dict[str, Any]) -> None:
     assert both["max_concurrent_sessions"] == ("9", "flag")
     assert both["drain_timeout"] == ("3.0", "flag")
     assert both["dispatch_name"] == ("flags-e2e", "env")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_otel_endpoint_really_received_metrics(
+    runs: dict[str, Any], otlp: OtlpReceiver
+) -> None:
+    # each worker sends its last figures as it stops; the service name is the one given
+    assert len(otlp.exports) >= 3, len(otlp.exports)
+    assert otlp.last("openrtc.sessions.limit"), [p.metric for p in otlp.exports[-1]]
 
 
 def test_file_settings_really_wrote_their_files(
