@@ -49,7 +49,7 @@ def open_job_traces(ctx: Any, tracers: Mapping[str, JobTracer], job: TracedJob) 
     for name, tracer in tracers.items():
         try:
             ends.append((name, tracer.start(job)))
-        except Exception:
+        except Exception:  # a plugin's bug of any kind: a trace is never worth the call
             logger.exception("job tracer '%s' failed to start job %s; not traced", name, job.job_id)
     if not ends:
         return
@@ -58,7 +58,7 @@ def open_job_traces(ctx: Any, tracers: Mapping[str, JobTracer], job: TracedJob) 
         for name, end in ends:
             try:
                 end(reason)
-            except Exception:
+            except Exception:  # as above: the job ends whatever its tracer does
                 logger.exception("job tracer '%s' failed to end job %s", name, job.job_id)
 
     ctx.add_shutdown_callback(end_traces)

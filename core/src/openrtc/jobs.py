@@ -33,6 +33,7 @@ from openrtc.routing import (
     decision_from_attributes,
 )
 from openrtc.session import PoolDefaults
+from openrtc.session_close import end_job_on_session_close
 from openrtc.sessions import SessionPlan, build_session, plan_session, start_session
 from openrtc.settings import Settings
 from openrtc.strategies import (
@@ -298,7 +299,12 @@ class JobHandlers:
         )
         plan = self.plan(config, spec)
         session = build_session(plan)
-        session.on("close", self._session_closed_handler(ctx, config.name))
+        session.on(
+            "close",
+            end_job_on_session_close(
+                ctx, config.name, self.state, ends_job=self.settings["session_close_ends_job"]
+            ),
+        )
         watch_call(
             session,
             job_id=ctx.job.id,
@@ -367,33 +373,6 @@ class JobHandlers:
             os.getpid(),
             moving,
         )
-
-    def _session_closed_handler(self, ctx: Any, agent: str) -> Callable[[Any], None]:
-        """End the job when its session closes, so the job's slot frees with the call.
-
-        livekit leaves the job running after its session closed: a caller who hung up keeps
-        the job (its place in ``max_concurrent_sessions``, the load, ``active``) until the
-        server deletes the emptied room, about 20 s later; a session closed on an
-        unrecoverable error (its STT, LLM or TTS kept failing) leaves a silent agent in the
-        room. An error always ends the job, counted failed; any other close (hang-up, the
-        agent ending the call) ends it unless ``session_close_ends_job`` is off."""
-
-        def on_close(event: Any) -> None:
-            reason = str(getattr(event.reason, "value", event.reason))
-            if reason == "error":
-                self.state.job_failed(ctx.job.id)
-                logger.error(
-                    "session of agent '%s' in job %s failed mid-call (%s); ending the job",
-                    agent,
-                    ctx.job.id,
-                    event.error.error if event.error is not None else "unknown error",
-                )
-                ctx.shutdown(reason=f"agent '{agent}' session failed")
-            elif reason != "job_shutdown" and self.settings["session_close_ends_job"]:
-                logger.info("session of job %s closed (%s); ending the job", ctx.job.id, reason)
-                ctx.shutdown(reason=f"session closed: {reason}")
-
-        return on_close
 
 
 def parse_metadata(raw: str) -> Mapping[str, Any] | None:
