@@ -8,7 +8,7 @@ outcomes, rule and router names, job label values such as tenants): never a room
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from openrtc.plugin import events
@@ -102,36 +102,10 @@ class Instruments:
         self.drains = meter.create_counter(
             "openrtc.drains", unit="{drain}", description="Times the worker started draining."
         )
-        meter.create_observable_gauge(
-            "openrtc.sessions.active",
-            callbacks=[self._active],
-            unit="{session}",
-            description="Live sessions by agent, as of the last snapshot.",
-        )
-        meter.create_observable_gauge(
-            "openrtc.sessions.limit",
-            callbacks=[self._limit],
-            unit="{session}",
-            description="Sessions the worker runs at once before LiveKit sees it as full.",
-        )
-        meter.create_observable_gauge(
-            "openrtc.worker.draining",
-            callbacks=[self._draining],
-            description="1 while the worker drains, else 0.",
-        )
-        meter.create_observable_gauge(
-            "openrtc.worker.memory.resident",
-            callbacks=[self._resident],
-            unit="By",
-            description="Resident memory of the worker process.",
-        )
-        meter.create_observable_gauge(
-            "openrtc.worker.loop_lag",
-            callbacks=[self._loop_lag],
-            unit="s",
-            description="How late the worker's event loop ran over the last window, by "
-            "quantile (0.5, 0.99, max).",
-        )
+        for name, (unit, description, read) in GAUGES.items():
+            meter.create_observable_gauge(
+                name, callbacks=[self._gauge(read)], unit=unit, description=description
+            )
 
     def observe_event(self, event: events.MetricsEvent) -> None:
         if isinstance(event, events.SessionStarted):
@@ -171,46 +145,59 @@ class Instruments:
         if turn.interrupted:
             self.turns_interrupted.add(1, attributes)
 
-    # -- gauges, read on the reader's thread from the last snapshot --------------------------
+    def _gauge(self, read: Reader) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """A gauge callback, run on the reader's thread: ``read`` of the last snapshot."""
 
-    def _active(self, options: CallbackOptions) -> Iterable[Observation]:
-        from opentelemetry.metrics import Observation
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            from opentelemetry.metrics import Observation
 
-        if (snapshot := self.snapshot) is None:
-            return []
-        return [
-            Observation(stats.active, {"agent": agent})
-            for agent, stats in snapshot.per_agent.items()
-        ]
+            snapshot = self.snapshot
+            if snapshot is None:
+                return []
+            return [Observation(value, attributes) for value, attributes in read(snapshot)]
 
-    def _limit(self, options: CallbackOptions) -> Iterable[Observation]:
-        from opentelemetry.metrics import Observation
+        return observe
 
-        snapshot = self.snapshot
-        return [] if snapshot is None else [Observation(snapshot.max_concurrent_sessions)]
 
-    def _draining(self, options: CallbackOptions) -> Iterable[Observation]:
-        from opentelemetry.metrics import Observation
+Reader = Callable[[events.RuntimeSnapshot], list[tuple[float, dict[str, str]]]]
 
-        snapshot = self.snapshot
-        return [] if snapshot is None else [Observation(1 if snapshot.draining else 0)]
 
-    def _resident(self, options: CallbackOptions) -> Iterable[Observation]:
-        from opentelemetry.metrics import Observation
+def _loop_lag(snapshot: events.RuntimeSnapshot) -> list[tuple[float, dict[str, str]]]:
+    health = snapshot.health
+    if health is None:
+        return []
+    return [
+        (health.loop_lag_p50_s, {"quantile": "0.5"}),
+        (health.loop_lag_p99_s, {"quantile": "0.99"}),
+        (health.loop_lag_max_s, {"quantile": "max"}),
+    ]
 
-        snapshot = self.snapshot
-        if snapshot is None or snapshot.rss_bytes is None:
-            return []
-        return [Observation(snapshot.rss_bytes)]
 
-    def _loop_lag(self, options: CallbackOptions) -> Iterable[Observation]:
-        from opentelemetry.metrics import Observation
-
-        snapshot = self.snapshot
-        if snapshot is None or (health := snapshot.health) is None:
-            return []
-        return [
-            Observation(health.loop_lag_p50_s, {"quantile": "0.5"}),
-            Observation(health.loop_lag_p99_s, {"quantile": "0.99"}),
-            Observation(health.loop_lag_max_s, {"quantile": "max"}),
-        ]
+GAUGES: dict[str, tuple[str, str, Reader]] = {
+    "openrtc.sessions.active": (
+        "{session}",
+        "Live sessions by agent, as of the last snapshot.",
+        lambda s: [(stats.active, {"agent": agent}) for agent, stats in s.per_agent.items()],
+    ),
+    "openrtc.sessions.limit": (
+        "{session}",
+        "Sessions the worker runs at once before LiveKit sees it as full.",
+        lambda s: [(s.max_concurrent_sessions, {})],
+    ),
+    "openrtc.worker.draining": (
+        "",
+        "1 while the worker drains, else 0.",
+        lambda s: [(1 if s.draining else 0, {})],
+    ),
+    "openrtc.worker.memory.resident": (
+        "By",
+        "Resident memory of the worker process.",
+        lambda s: [] if s.rss_bytes is None else [(s.rss_bytes, {})],
+    ),
+    "openrtc.worker.loop_lag": (
+        "s",
+        "How late the worker's event loop ran over the last window, by quantile (0.5, 0.99, max).",
+        _loop_lag,
+    ),
+}
+"""Gauge name -> (unit, description, what it reads from the last snapshot)."""
