@@ -59,6 +59,7 @@ def table(tmp: Path, otlp_url: str) -> dict[str, tuple[str, str]]:
         "router_prefix.separator": ("_", "_"),
         "prewarm.vad": ("silero", "silero"),
         "prewarm.turn_detector": ("vad", "vad"),
+        "prewarm.vad_inference": ("thread", "thread"),
         "agent_caps.limits": ("dental=3", "dental=3"),
         "process.job_memory_limit_mb": ("512", "512.0"),
         "process.num_idle_processes": ("0", "0"),

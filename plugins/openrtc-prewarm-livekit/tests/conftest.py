@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from openrtc_prewarm_livekit import options
+from openrtc_prewarm_livekit import options, plugin
 from openrtc_prewarm_livekit.loading import forget_loaded
 
 from openrtc.settings import Settings, resolve
+from openrtc.strategies import SessionSpec
 
 SPEECH_WAV = Path(__file__).resolve().parents[3] / "tests" / "data" / "hello_appointment_16k.wav"
 
@@ -66,3 +67,31 @@ def empty_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return cache
+
+
+@pytest.fixture
+def prewarmed(
+    new_job_process: Callable[[], Any], make_settings: Callable[..., Settings]
+) -> Callable[..., tuple[Any, Callable[[], dict[str, Any]]]]:
+    """Prewarm a fresh JobProcess; returns it and a function giving one session's defaults."""
+
+    def run(**values: str) -> tuple[Any, Callable[[], dict[str, Any]]]:
+        proc = new_job_process()
+        settings = make_settings(**values)
+        plugin.openrtc_prewarm(proc=proc, settings=settings)
+
+        def defaults() -> dict[str, Any]:
+            spec = SessionSpec(
+                agent="dental",
+                job_id="J1",
+                room_name="room-1",
+                userdata=proc.userdata,
+                settings=settings,
+            )
+            result = plugin.openrtc_session_defaults(session=spec)
+            assert result is not None
+            return dict(result)
+
+        return proc, defaults
+
+    return run

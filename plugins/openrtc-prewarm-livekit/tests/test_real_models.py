@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from openrtc_prewarm_livekit import USERDATA_KEY, plugin
+from openrtc_prewarm_livekit import USERDATA_KEY
 from openrtc_prewarm_livekit.loading import SharedModels
 
 from openrtc.session import deep_merge
-from openrtc.settings import Settings
-from openrtc.strategies import SessionSpec
 
 FRAME = 160  # 10 ms at 16 kHz, what a room track delivers
-
-
-@pytest.fixture
-def prewarmed(
-    new_job_process: Callable[[], Any], make_settings: Callable[..., Settings]
-) -> Callable[..., tuple[Any, Callable[[], dict[str, Any]]]]:
-    """Prewarm a fresh JobProcess; returns it and a function giving one session's defaults."""
-
-    def run(**values: str) -> tuple[Any, Callable[[], dict[str, Any]]]:
-        proc = new_job_process()
-        settings = make_settings(**values)
-        plugin.openrtc_prewarm(proc=proc, settings=settings)
-
-        def defaults() -> dict[str, Any]:
-            spec = SessionSpec(
-                agent="dental",
-                job_id="J1",
-                room_name="room-1",
-                userdata=proc.userdata,
-                settings=settings,
-            )
-            result = plugin.openrtc_session_defaults(session=spec)
-            assert result is not None
-            return dict(result)
-
-        return proc, defaults
-
-    return run
 
 
 async def vad_events(vad: Any, pcm: np.ndarray) -> list[Any]:

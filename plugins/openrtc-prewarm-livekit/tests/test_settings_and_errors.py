@@ -14,12 +14,14 @@ from openrtc.settings import SettingError, Settings, resolve
 
 def test_declared_settings_and_their_environment_names() -> None:
     declared = {s.name: s for s in plugin.openrtc_settings()}
-    assert set(declared) == {"prewarm.vad", "prewarm.turn_detector"}
+    assert set(declared) == {"prewarm.vad", "prewarm.turn_detector", "prewarm.vad_inference"}
     assert declared["prewarm.vad"].env == "OPENRTC_PREWARM_VAD"
     assert declared["prewarm.vad"].flag == "--prewarm-vad"
     assert declared["prewarm.turn_detector"].env == "OPENRTC_PREWARM_TURN_DETECTOR"
     assert declared["prewarm.vad"].choices == ("local", "silero", "none")
     assert declared["prewarm.turn_detector"].choices == ("auto", "local", "multilingual", "vad")
+    assert declared["prewarm.vad_inference"].env == "OPENRTC_PREWARM_VAD_INFERENCE"
+    assert declared["prewarm.vad_inference"].choices == ("loop", "thread")
 
 
 def test_environment_selects_a_choice_and_unknown_values_are_refused() -> None:

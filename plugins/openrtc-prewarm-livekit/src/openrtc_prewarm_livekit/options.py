@@ -14,13 +14,16 @@ USERDATA_KEY = "openrtc_prewarm_livekit"
 
 VAD_SETTING = "prewarm.vad"
 TURN_DETECTOR_SETTING = "prewarm.turn_detector"
+VAD_INFERENCE_SETTING = "prewarm.vad_inference"
 
 VadChoice = Literal["local", "silero", "none"]
 TurnChoice = Literal["auto", "local", "multilingual", "vad"]
 ResolvedTurn = Literal["local", "multilingual", "vad"]
+VadInference = Literal["loop", "thread"]
 
 VAD_CHOICES: tuple[VadChoice, ...] = ("local", "silero", "none")
 TURN_CHOICES: tuple[TurnChoice, ...] = ("auto", "local", "multilingual", "vad")
+VAD_INFERENCE_CHOICES: tuple[VadInference, ...] = ("loop", "thread")
 
 DOWNLOAD_COMMAND = "openrtc download-files"
 
@@ -47,6 +50,18 @@ def declarations() -> list[Setting]:
                 "'multilingual' (livekit-plugins-turn-detector text model, files from "
                 f"'{DOWNLOAD_COMMAND}'), 'vad' (silence only) or 'auto' (multilingual when "
                 "usable offline, else local)."
+            ),
+        ),
+        Setting(
+            name=VAD_INFERENCE_SETTING,
+            kind="str",
+            default="loop",
+            choices=VAD_INFERENCE_CHOICES,
+            help=(
+                "Where the local VAD scores each 32 ms window (about 16 us of inference): 'loop' "
+                "runs it in the session's own task; 'thread' hands it to a thread of its own per "
+                "session, livekit's default, which costs the event loop more than the inference "
+                "(prewarm.vad=local only)."
             ),
         ),
     ]

@@ -63,7 +63,8 @@ def openrtc_session_defaults(session: SessionSpec) -> Mapping[str, Any] | None:
         except PrewarmError as exc:
             logger.error("session %s runs without prewarmed models: %s", session.job_id, exc)
             return None
-    return session_defaults(models)
+    inference = cast("options.VadInference", session.settings[options.VAD_INFERENCE_SETTING])
+    return session_defaults(models, inference)
 
 
 @hookimpl

@@ -16,14 +16,19 @@ import logging
 from typing import Any
 
 from openrtc_prewarm_livekit.loading import SharedModels
+from openrtc_prewarm_livekit.options import VadInference
 
 logger = logging.getLogger("openrtc.prewarm")
 
 
-def session_vad(models: SharedModels) -> Any:
+def session_vad(models: SharedModels, inference: VadInference = "loop") -> Any:
     if models.vad_choice == "local":
         from livekit.agents.inference import VAD
 
+        if inference == "loop":
+            from openrtc_prewarm_livekit.loop_executor import SHARED
+
+            return VAD(executor=SHARED)
         return VAD()
     return models.vad
 
@@ -49,10 +54,10 @@ def turn_detection(models: SharedModels, has_vad: bool) -> Any:
     return "vad" if has_vad else None
 
 
-def session_defaults(models: SharedModels) -> dict[str, Any]:
+def session_defaults(models: SharedModels, vad_inference: VadInference = "loop") -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     turn_handling: dict[str, Any] = {}
-    vad = session_vad(models)
+    vad = session_vad(models, vad_inference)
     if vad is not None:
         kwargs["vad"] = vad
         # VAD interruption works offline; adaptive interruption is the user's opt-in
