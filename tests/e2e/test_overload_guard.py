@@ -10,13 +10,16 @@ third call is served.
 
 In hybrid isolation the hog runs on a session host's loop while the worker's own stays idle:
 the host reports its figures and the worker refuses all the same. One host, so the next call
-would go to the hog's host (with two, it would go to the idle one, and be served).
+would go to the hog's host (with two, it would go to the idle one, and be served). Hybrid
+isolation also refuses while the host's cores are full, with no loop lagging.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -153,6 +156,78 @@ async def test_overloaded_worker_refuses_then_recovers(
         await served.wait_for_participant(TIMEOUT, agent=True)
         assert not await has_agent(livekit_admin, refused.room_name)
     finally:
+        for caller in callers:
+            await caller.leave()
+        await worker.stop()
+
+
+BURNER = "while True: pass"
+
+
+async def test_hybrid_worker_refuses_while_the_hosts_cores_are_full(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+) -> None:
+    """Hybrid isolation turns the host CPU limit on by itself: its sessions run in processes on
+    every core, so its loops can look idle while the cores are full. Here the cores are filled
+    by one busy process per core (as an offline TTS's subprocesses fill them), the loops stay
+    quiet, and a call is refused until the cores are free again; nothing sets
+    ``overload.host_cpu``."""
+    app = tmp_path / "app.py"
+    app.write_text(textwrap.dedent(APP), encoding="utf-8")
+    worker = WorkerProcess(
+        app,
+        livekit_server,
+        *ISOLATION_ARGS["hybrid"],
+        snapshot_file=tmp_path / "snapshot.json",
+        env={
+            "HOG_FLAG": str(tmp_path / "no-hog"),
+            "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus",
+        },
+    )
+    burners: list[asyncio.subprocess.Process] = []
+    callers: list[Caller] = []
+    loop = asyncio.get_running_loop()
+    try:
+        await worker.start()
+        await worker.wait_for_line("registered")
+        for _ in range(os.cpu_count() or 1):
+            burners.append(await asyncio.create_subprocess_exec(sys.executable, "-c", BURNER))
+        deadline = loop.time() + TIMEOUT
+        while (((worker.snapshot() or {}).get("health") or {}).get("host_cpu") or 0) <= 0.9:
+            assert loop.time() < deadline, f"no host CPU seen: {worker.snapshot()}"
+            await asyncio.sleep(0.3)
+
+        refused = await call(livekit_admin, livekit_server, "calm", "og-cores")
+        callers.append(refused)
+        until = loop.time() + REFUSED_FOR_S
+        while loop.time() < until:
+            assert not await has_agent(livekit_admin, refused.room_name), (
+                f"a worker on full cores took a call: {worker.snapshot()}"
+            )
+            await asyncio.sleep(0.5)
+        snap = worker.snapshot() or {}
+        log = worker.tail(200_000)
+        assert snap.get("rejected_by_rule", {}).get("overload", 0) or (
+            "worker is at full capacity" in log
+        ), f"{snap}\n{worker.tail()}"
+        assert "host CPU" in log and "limit overload.host_cpu=0.85" in log, worker.tail()
+
+        for burner in burners:
+            burner.kill()
+            await burner.wait()
+        deadline = loop.time() + TIMEOUT
+        while (((worker.snapshot() or {}).get("health") or {}).get("host_cpu") or 1) > 0.7:
+            assert loop.time() < deadline, f"host CPU never fell: {worker.snapshot()}"
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(3.5)  # one status report: LiveKit sees the worker free again
+        served = await call(livekit_admin, livekit_server, "calm", "og-cores-served")
+        callers.append(served)
+        await served.wait_for_participant(TIMEOUT, agent=True)
+    finally:
+        for burner in burners:
+            if burner.returncode is None:
+                burner.kill()
+                await burner.wait()
         for caller in callers:
             await caller.leave()
         await worker.stop()

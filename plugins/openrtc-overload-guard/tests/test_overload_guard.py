@@ -127,7 +127,7 @@ def test_a_session_hosts_loop_is_priced_by_the_sessions_it_runs(pool: AgentPool)
     assert verdict.rejected_by == "overload"
 
 
-def test_host_cpu_is_off_unless_set() -> None:
+def test_host_cpu_is_off_unless_set_where_sessions_share_the_loop() -> None:
     busy_host = state(2, health(host=0.99))
     default = AgentPool()
     default.add("dental", Dental)
@@ -135,6 +135,30 @@ def test_host_cpu_is_off_unless_set() -> None:
     strict = AgentPool(plugin_settings={"overload.host_cpu": 0.9})
     strict.add("dental", Dental)
     assert strict.check_job("r", state=busy_host).rejected_by == "overload"
+
+
+def test_host_cpu_is_on_unless_set_where_sessions_spread_over_cores(pool: AgentPool) -> None:
+    # hybrid and process isolation: the loops stay quiet while the cores fill
+    spread = attrs.evolve(state(2, health(host=0.9)), sessions_spread_over_cores=True)
+    verdict = pool.check_job("r", state=spread)
+    assert verdict.rejected_by == "overload"
+    assert "host CPU 90% busy (limit overload.host_cpu=0.85)" in str(verdict.reason)
+    assert pool.check_job("r", state=attrs.evolve(spread, health=health(host=0.8))).admitted
+    # set explicitly, the setting wins either way
+    for value, admitted in ((0, True), (0.95, True), (0.5, False)):
+        chosen = AgentPool(plugin_settings={"overload.host_cpu": value})
+        chosen.add("dental", Dental)
+        assert chosen.check_job("r", state=spread).admitted is admitted, value
+
+
+def test_reported_load_counts_the_host_where_sessions_spread_over_cores(pool: AgentPool) -> None:
+    from openrtc_overload_guard.guard import Limits, load
+
+    limits = Limits.from_settings(pool.settings)
+    shared = state(2, health(busy=0.0, lag_p95=0.0, host=0.68))
+    assert load(shared, limits) < 0.1  # the loop figures only
+    spread = attrs.evolve(shared, sessions_spread_over_cores=True)
+    assert load(spread, limits) == pytest.approx(0.8)
 
 
 def test_a_limit_of_zero_turns_a_signal_off() -> None:
