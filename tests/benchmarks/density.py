@@ -59,7 +59,7 @@ IMPLEMENTATIONS = {
     "openrtc-silero": "this workspace; livekit-plugins-silero VAD + local end-of-turn v1-mini",
     "openrtc-lk-defaults": (
         "this workspace with livekit-agents' own session defaults (openrtc-session-defaults "
-        "blocked: 24 kHz input, gain control on)"
+        "blocked: 24 kHz input, gain control on; the VAD on a thread per session)"
     ),
     "openrtc-uvloop": "this workspace on uvloop's event loop (run with `uv run --with uvloop`)",
     "reference": (
@@ -166,6 +166,7 @@ def launch_for(
         command += ["--prewarm-vad", "silero", "--prewarm-turn-detector", "local"]
     if impl == "openrtc-lk-defaults":
         env["OPENRTC_DISABLE_PLUGINS"] = "openrtc-session-defaults"
+        command += ["--prewarm-vad-inference", "thread"]
     if impl == "openrtc-uvloop":
         env["DENSITY_LOOP"] = "uvloop"
     return WorkerLaunch(impl, mode, command, env, HERE)
