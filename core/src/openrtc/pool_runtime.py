@@ -140,28 +140,35 @@ class PoolRuntime:
         self.exporters = list(
             self.host.strategies("openrtc_metrics_exporters", self.settings).values()
         )
-        self._start_deployment()
-        deployment = Deployment(connection["LIVEKIT_URL"], self.settings["dispatch_name"])
-        control = self.control = WorkerControl(
-            self, deployment, started_at=time.time(), drain=self._drain_soon
-        )
-        await control.open()
-        if control.last_snapshot is not None:
-            self.exporters.append(control.last_snapshot)
-        http_port = http_port or self.settings["http_port"]
-        spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
-        self.server = self.isolation.build_server(spec)
-        self.server.on("worker_registered", self._on_registered)
-        connecting = asyncio.Event()
-        self.server.on("worker_started", lambda *_: connecting.set())
-        if join is not None:
-            self.joiner = self._joiner(join, connection, self.server)
-        ticker = SnapshotTicker(
-            self.state.snapshot, self.exporters, self.settings["metrics_interval"]
-        )
-        ticker.start()
-        reloading = self._start_hot_reload(self.server, devmode)
+        # from here on everything started is stopped again, even when the start itself fails
+        # (an isolation mode refusing the pool, a control directory refused): an exporter left
+        # listening would hold its port against the next worker in this process
+        control: WorkerControl | None = None
+        ticker: SnapshotTicker | None = None
+        reloading: asyncio.Task[None] | None = None
         try:
+            self._start_deployment()
+            deployment = Deployment(connection["LIVEKIT_URL"], self.settings["dispatch_name"])
+            opening = self.control = WorkerControl(
+                self, deployment, started_at=time.time(), drain=self._drain_soon
+            )
+            await opening.open()
+            control = opening  # open: from here on closed again, and told of a failed start
+            if control.last_snapshot is not None:
+                self.exporters.append(control.last_snapshot)
+            http_port = http_port or self.settings["http_port"]
+            spec = self._worker_spec(connection, registration, devmode=devmode, http_port=http_port)
+            self.server = self.isolation.build_server(spec)
+            self.server.on("worker_registered", self._on_registered)
+            connecting = asyncio.Event()
+            self.server.on("worker_started", lambda *_: connecting.set())
+            if join is not None:
+                self.joiner = self._joiner(join, connection, self.server)
+            ticker = SnapshotTicker(
+                self.state.snapshot, self.exporters, self.settings["metrics_interval"]
+            )
+            ticker.start()
+            reloading = self._start_hot_reload(self.server, devmode)
             # a worker serving one room takes no dispatched jobs, like livekit's `connect`
             await self._run_server(
                 self.server,
@@ -171,20 +178,22 @@ class PoolRuntime:
                 connecting=connecting,
             )
         except BaseException as exc:  # re-raised: a takeover that ends here has failed
-            if not self.registered.is_set():
+            if control is not None and not self.registered.is_set():
                 await control.failed(str(exc) or type(exc).__name__)
             raise
         finally:
-            await control.close()
+            if control is not None:
+                await control.close()
             if reloading is not None:
                 reloading.cancel()
             await self.monitor.stop()
             cancel_unfinished(self.state, self.emit)
-            ticker.stop()  # the final snapshot, after the last session ended
+            if ticker is not None:
+                ticker.stop()  # the final snapshot, after the last session ended
             for exporter in self.exporters:
                 exporter.close()
             self.exporters_closed = True
-            if control.last_snapshot is not None:
+            if control is not None and control.last_snapshot is not None:
                 forget(control.last_snapshot)
         if self.joiner is not None and self.joiner.error is not None:
             raise self.joiner.error

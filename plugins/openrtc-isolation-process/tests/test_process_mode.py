@@ -4,6 +4,7 @@ the worker its job failed. tests/e2e/test_process_isolation.py runs it against a
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import threading
 
 import pytest
@@ -27,6 +28,9 @@ async def test_a_pool_that_cannot_be_shipped_is_refused_at_start_in_one_line() -
         await pool.serve(url="ws://127.0.0.1:9", api_key="k", api_secret="s")
     assert "default_tts (lock) cannot be pickled" in str(raised.value)
     assert "\n" not in str(raised.value)
+    # nothing it started is left behind: the Prometheus exporter's port is free again
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 9464))
 
 
 def test_process_settings_are_declared() -> None:
