@@ -34,6 +34,7 @@ COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("reply p50", lambda r: _num(r.get("reply_median_s"), ".2f")),
     ("CPU", lambda r: _num(r.get("worker_cpu_cores"), ".2f")),
     ("cores/session", lambda r: _num(_per_accepted(r, "worker_cpu_cores"), ".3f")),
+    ("held cores/session", lambda r: _num(_per_accepted(r, "worker_cpu_cores_held"), ".3f")),
     ("stalls", lambda r: _stalls(r)),
     ("lag p99 ms", lambda r: _num(_times(r.get("monitor_lag_p99_max_s"), 1000))),
     ("loop ms/s/session", lambda r: _num(_times(r.get("monitor_loop_busy_per_session"), 1000))),
@@ -42,7 +43,8 @@ LEGEND = (
     "memory in MiB of the worker's whole process tree; RSS/session = (peak - idle) / N; PSS "
     "splits pages shared between processes; greet = dispatch -> first greeting audio at the "
     "caller, reply = end of the caller's line -> first reply audio, in s; CPU = worker tree "
-    "cores used during the calls (cores/session: over the calls it accepted); stalls = worker "
+    "cores used during the calls (cores/session: over the calls it accepted; held: only while "
+    "every call was connected and listening, after the greetings, for --hold-s); stalls = worker "
     "event-loop wake-ups >= 0.5 s late (count, longest s); acc/ref/unsrv = calls the worker "
     "accepted / refused at dispatch (by itself or by the server, the worker reporting full) / "
     "accepted but never greeted; lag p99 = the worker's own loop monitor, worst 10 s window "

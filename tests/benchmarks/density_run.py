@@ -113,6 +113,13 @@ def _summarize_calls(calls: dict[int, dict[str, Any]], count: int) -> dict[str, 
     }
 
 
+def _cores(samples: list[Sample]) -> float | None:
+    """Cores the worker tree used between the first and the last sample."""
+    if len(samples) < 2 or samples[-1].at <= samples[0].at:
+        return None
+    return max(0.0, samples[-1].cpu_s - samples[0].cpu_s) / (samples[-1].at - samples[0].at)
+
+
 def _summarize_memory(idle: list[Sample], busy: list[Sample], sessions: int) -> dict[str, Any]:
     idle_rss = statistics.median(s.rss for s in idle)
     idle_pss_values = [s.pss for s in idle if s.pss is not None]
@@ -139,7 +146,7 @@ def _summarize_memory(idle: list[Sample], busy: list[Sample], sessions: int) -> 
         "processes_idle": idle[-1].processes,
         "processes_peak": max(s.processes for s in busy),
         # an average over the call phase; job processes that ended take their CPU time along
-        "worker_cpu_cores": (max(0.0, busy[-1].cpu_s - busy[0].cpu_s) / span if span > 0 else None),
+        "worker_cpu_cores": _cores(busy),
         "call_phase_s": span,
     }
 
@@ -197,7 +204,8 @@ async def measure_run(
         aborted = guard.done()
         if aborted:
             result.update(status="aborted", error=guard.result())
-        elif not driver.exited:
+        held_from = time.monotonic()
+        if not aborted and not driver.exited:
             await asyncio.sleep(config.hold_s)  # every session live at once, sampled
         busy_until = time.monotonic()
         guard.cancel()
@@ -210,6 +218,7 @@ async def measure_run(
             result["callers_cpu_s"] = driver.cpu_s
         busy = sampler.between(busy_from, busy_until) or [s for s in [sampler.latest] if s]
         result.update(_summarize_memory(idle, busy, config.sessions))
+        result["worker_cpu_cores_held"] = _cores(sampler.between(held_from, busy_until))
         stalls = [e["seconds"] for e in worker.seen("stall")[stall_mark:]]
         result.update(_summarize_health(worker))
         result.update(

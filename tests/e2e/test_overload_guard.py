@@ -90,6 +90,23 @@ async def call(admin: ServerAdmin, server: LocalLiveKitServer, agent: str, tag: 
     return caller
 
 
+async def assert_kept_off(admin: ServerAdmin, worker: WorkerProcess, room: str, why: str) -> str:
+    """No agent joins ``room`` for ``REFUSED_FOR_S``, and the guard is why: it declined the job
+    at the request, or its load (1.0) made livekit mark the worker unavailable, after which
+    the server declines or holds the job itself (livekit-server 1.13.5 does either; only the
+    first two show here). Returns the worker's log."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + REFUSED_FOR_S
+    while loop.time() < until:
+        assert not await has_agent(admin, room), f"{why} took a call: {worker.snapshot()}"
+        await asyncio.sleep(0.5)
+    snap = worker.snapshot() or {}
+    log = worker.tail(200_000)
+    declined_here = snap.get("rejected_by_rule", {}).get("overload", 0)
+    assert declined_here or "worker is at full capacity" in log, f"{snap}\n{worker.tail()}"
+    return log
+
+
 ISOLATION_ARGS = {"coroutine": (), "hybrid": ("--isolation", "hybrid", "--hybrid-hosts", "1")}
 
 
@@ -131,19 +148,7 @@ async def test_overloaded_worker_refuses_then_recovers(
 
         refused = await call(livekit_admin, livekit_server, "calm", "og-refused")
         callers.append(refused)
-        until = loop.time() + REFUSED_FOR_S
-        while loop.time() < until:
-            assert not await has_agent(livekit_admin, refused.room_name), (
-                f"an overloaded worker took a call: {worker.snapshot()}"
-            )
-            await asyncio.sleep(0.5)
-        # kept off by the guard: it declined the job at the request, or its load (1.0) made
-        # livekit mark the worker unavailable, after which the server declines or holds the
-        # job itself (livekit-server 1.13.5 does either; only the first two show here)
-        snap = worker.snapshot() or {}
-        declined_here = snap.get("rejected_by_rule", {}).get("overload", 0)
-        marked_full = "worker is at full capacity" in worker.tail(200_000)
-        assert declined_here or marked_full, f"{snap}\n{worker.tail()}"
+        await assert_kept_off(livekit_admin, worker, refused.room_name, "an overloaded worker")
 
         flag.unlink()  # the hog lets go of the loop; the lag ages out of the 10 s window
         deadline = loop.time() + TIMEOUT
@@ -199,17 +204,9 @@ async def test_hybrid_worker_refuses_while_the_hosts_cores_are_full(
 
         refused = await call(livekit_admin, livekit_server, "calm", "og-cores")
         callers.append(refused)
-        until = loop.time() + REFUSED_FOR_S
-        while loop.time() < until:
-            assert not await has_agent(livekit_admin, refused.room_name), (
-                f"a worker on full cores took a call: {worker.snapshot()}"
-            )
-            await asyncio.sleep(0.5)
-        snap = worker.snapshot() or {}
-        log = worker.tail(200_000)
-        assert snap.get("rejected_by_rule", {}).get("overload", 0) or (
-            "worker is at full capacity" in log
-        ), f"{snap}\n{worker.tail()}"
+        log = await assert_kept_off(
+            livekit_admin, worker, refused.room_name, "a worker on full cores"
+        )
         assert "host CPU" in log and "limit overload.host_cpu=0.85" in log, worker.tail()
 
         for burner in burners:
