@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,10 @@ from openrtc.session import deep_merge
 FRAME = 160  # 10 ms at 16 kHz, what a room track delivers
 
 
-async def vad_events(vad: Any, pcm: np.ndarray) -> list[Any]:
+def fed_stream(vad: Any, pcm: np.ndarray) -> Any:
+    """A stream of ``vad`` given ``pcm`` and a second of silence in 10 ms frames, as a room
+    track delivers them, its input ended."""
     from livekit import rtc
-    from livekit.agents.vad import VADEventType
 
     stream = vad.stream()
     padded = np.concatenate([pcm, np.zeros(16000, dtype=np.int16)])
@@ -25,6 +27,13 @@ async def vad_events(vad: Any, pcm: np.ndarray) -> list[Any]:
         chunk = padded[start : start + FRAME]
         stream.push_frame(rtc.AudioFrame(chunk.tobytes(), 16000, 1, FRAME))
     stream.end_input()
+    return stream
+
+
+async def vad_events(vad: Any, pcm: np.ndarray) -> list[Any]:
+    from livekit.agents.vad import VADEventType
+
+    stream = fed_stream(vad, pcm)
     events = [
         event
         async for event in stream
@@ -32,6 +41,20 @@ async def vad_events(vad: Any, pcm: np.ndarray) -> list[Any]:
     ]
     await stream.aclose()
     return events
+
+
+async def every_window(vad: Any, pcm: np.ndarray) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """Each window's verdict (event type, sample, probability, speaking) and the names of the
+    threads alive while the stream ran."""
+    stream = fed_stream(vad, pcm)
+    verdicts, threads = [], set()
+    async for event in stream:
+        verdicts.append(
+            (event.type, event.samples_index, round(event.probability, 6), event.speaking)
+        )
+        threads.update(thread.name for thread in threading.enumerate())
+    await stream.aclose()
+    return verdicts, threads
 
 
 @pytest.mark.parametrize("vad_choice", ["local", "silero"])
@@ -48,6 +71,26 @@ async def test_prewarmed_vad_finds_the_spoken_sentence(
     # the clip holds about 3.4 s of speech; a VAD that fires on noise or stops early fails here
     assert 2.5 < events[1].speech_duration < 4.5
     assert await vad_events(vad, np.zeros(32000, dtype=np.int16)) == []
+
+
+@pytest.mark.asyncio
+async def test_vad_on_the_loop_and_on_a_thread_score_every_window_alike(
+    prewarmed: Any, speech_pcm: np.ndarray
+) -> None:
+    from livekit.agents.vad import VADEventType
+
+    _, on_loop = prewarmed(**{"prewarm.vad_inference": "loop"})
+    _, on_thread = prewarmed(**{"prewarm.vad_inference": "thread"})
+    loop_verdicts, loop_threads = await every_window(on_loop()["vad"], speech_pcm)
+    thread_verdicts, thread_threads = await every_window(on_thread()["vad"], speech_pcm)
+
+    windows = [v for v in loop_verdicts if v[0] == VADEventType.INFERENCE_DONE]
+    assert len(windows) > 100  # 4.4 s of audio in 32 ms windows
+    assert loop_verdicts == thread_verdicts
+    starts = [v for v in loop_verdicts if v[0] == VADEventType.START_OF_SPEECH]
+    assert len(starts) == 1
+    assert not any(name.startswith("inference.vad") for name in loop_threads)
+    assert any(name.startswith("inference.vad") for name in thread_threads)
 
 
 def test_default_prewarm_loads_local_vad_and_end_of_turn_model(prewarmed: Any) -> None:
