@@ -19,6 +19,9 @@ pytestmark = pytest.mark.e2e
 CALLS = 10
 TIMEOUT = 90.0
 APP = """
+import atexit
+import sys
+
 from openrtc_demo import AGENTS_DIR
 from openrtc_providers_offline import offline_providers
 
@@ -27,6 +30,9 @@ from openrtc import AgentPool
 stt, llm, tts = offline_providers()
 pool = AgentPool(default_stt=stt, default_llm=llm, default_tts=tts, dispatch_name="drain-e2e")
 pool.discover(AGENTS_DIR)
+# the worker leaves without finalizing the interpreter (openrtc.cli.process_exit); what
+# an app registers to run at exit must still run
+atexit.register(lambda: print("app exit hook ran", file=sys.stderr, flush=True))
 
 if __name__ == "__main__":
     pool.run()
@@ -124,6 +130,7 @@ async def test_sigterm_drains_live_calls_and_exits_zero(
             await caller.leave()
         code = await worker.wait(TIMEOUT)
         assert code == 0, worker.tail()
+        await worker.wait_for_line("app exit hook ran", 10)
         # every process the worker started (its session hosts) ended with it
         assert not [pid for pid in helpers if alive(pid)], worker.tail()
         final = worker.snapshot()

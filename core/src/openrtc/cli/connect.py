@@ -89,7 +89,9 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
         from openrtc.room_join import RoomJoin
 
         join = RoomJoin(room=room, agent=agent, participant_identity=participant_identity)
+        from openrtc.cli.process_exit import exit_after_serving
+
         code = run_worker(
             pool, url=url, api_key=api_key, api_secret=api_secret, devmode=True, join=join
         )
-        raise typer.Exit(code)
+        exit_after_serving(code)

@@ -164,12 +164,13 @@ def register(app: typer.Typer, settings: Sequence["Setting"]) -> None:
                 plugins,
                 failed=lambda settings, reason: tell_takeover_failed(settings, url, reason),
             )
+            from openrtc.cli.process_exit import exit_after_serving
             from openrtc.cli.serving import run_worker
 
             code = run_worker(
                 pool, url=url, api_key=api_key, api_secret=api_secret, devmode=devmode
             )
-            raise typer.Exit(code)
+            exit_after_serving(code)
 
         command.__doc__ = summary
         app.command(name)(command)
