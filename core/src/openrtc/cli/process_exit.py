@@ -22,6 +22,7 @@ def exit_after_serving(code: int) -> NoReturn:
     """Run the atexit hooks, flush the standard streams, and end the process with ``code``."""
     atexit._run_exitfuncs()  # CPython's own exit path runs the same, before finalizing
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed or broken pipe must not change the code
+        # a broken pipe (OSError) or a stream already closed (ValueError) must not change the code
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
