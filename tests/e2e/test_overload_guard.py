@@ -21,7 +21,9 @@ import json
 import os
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openrtc_testing.caller import Caller
@@ -90,6 +92,17 @@ async def call(admin: ServerAdmin, server: LocalLiveKitServer, agent: str, tag: 
     return caller
 
 
+async def until_health(
+    worker: WorkerProcess, holds: Callable[[dict[str, Any]], bool], what: str
+) -> None:
+    """Poll the worker's snapshot until its health figures satisfy ``holds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while not holds((worker.snapshot() or {}).get("health") or {}):
+        assert loop.time() < deadline, f"{what}: {worker.snapshot()}"
+        await asyncio.sleep(0.3)
+
+
 async def assert_kept_off(admin: ServerAdmin, worker: WorkerProcess, room: str, why: str) -> str:
     """No agent joins ``room`` for ``REFUSED_FOR_S``, and the guard is why: it declined the job
     at the request, or its load (1.0) made livekit mark the worker unavailable, after which
@@ -129,7 +142,6 @@ async def test_overloaded_worker_refuses_then_recovers(
         env={"HOG_FLAG": str(flag), "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus"},
     )
     callers: list[Caller] = []
-    loop = asyncio.get_running_loop()
     try:
         await worker.start()
         await worker.wait_for_line("registered")
@@ -137,24 +149,19 @@ async def test_overloaded_worker_refuses_then_recovers(
         await callers[0].wait_for_participant(TIMEOUT, agent=True)
 
         # the monitor sees the hog: lag well past the 100 ms limit, the loop's thread busy
-        deadline = loop.time() + TIMEOUT
-        while True:
-            health = (worker.snapshot() or {}).get("health") or {}
-            # lag shows within a tick; CPU over its 3 s window
-            if health.get("loop_lag_p95_s", 0) > 0.2 and health.get("loop_busy", 0) > 0.5:
-                break
-            assert loop.time() < deadline, f"no lag seen: {worker.snapshot()}\n{worker.tail()}"
-            await asyncio.sleep(0.3)
+        # lag shows within a tick; CPU over its 3 s window
+        await until_health(
+            worker,
+            lambda h: h.get("loop_lag_p95_s", 0) > 0.2 and h.get("loop_busy", 0) > 0.5,
+            "no lag seen",
+        )
 
         refused = await call(livekit_admin, livekit_server, "calm", "og-refused")
         callers.append(refused)
         await assert_kept_off(livekit_admin, worker, refused.room_name, "an overloaded worker")
 
         flag.unlink()  # the hog lets go of the loop; the lag ages out of the 10 s window
-        deadline = loop.time() + TIMEOUT
-        while ((worker.snapshot() or {}).get("health") or {}).get("loop_lag_p95_s", 1) > 0.1:
-            assert loop.time() < deadline, f"lag never cleared: {worker.snapshot()}"
-            await asyncio.sleep(0.3)
+        await until_health(worker, lambda h: h.get("loop_lag_p95_s", 1) <= 0.1, "lag never cleared")
         await asyncio.sleep(3.5)  # one status report: LiveKit sees the worker free again
         served = await call(livekit_admin, livekit_server, "calm", "og-served")
         callers.append(served)
@@ -191,16 +198,12 @@ async def test_hybrid_worker_refuses_while_the_hosts_cores_are_full(
     )
     burners: list[asyncio.subprocess.Process] = []
     callers: list[Caller] = []
-    loop = asyncio.get_running_loop()
     try:
         await worker.start()
         await worker.wait_for_line("registered")
         for _ in range(os.cpu_count() or 1):
             burners.append(await asyncio.create_subprocess_exec(sys.executable, "-c", BURNER))
-        deadline = loop.time() + TIMEOUT
-        while (((worker.snapshot() or {}).get("health") or {}).get("host_cpu") or 0) <= 0.9:
-            assert loop.time() < deadline, f"no host CPU seen: {worker.snapshot()}"
-            await asyncio.sleep(0.3)
+        await until_health(worker, lambda h: (h.get("host_cpu") or 0) > 0.9, "no host CPU seen")
 
         refused = await call(livekit_admin, livekit_server, "calm", "og-cores")
         callers.append(refused)
@@ -212,10 +215,7 @@ async def test_hybrid_worker_refuses_while_the_hosts_cores_are_full(
         for burner in burners:
             burner.kill()
             await burner.wait()
-        deadline = loop.time() + TIMEOUT
-        while (((worker.snapshot() or {}).get("health") or {}).get("host_cpu") or 1) > 0.7:
-            assert loop.time() < deadline, f"host CPU never fell: {worker.snapshot()}"
-            await asyncio.sleep(0.3)
+        await until_health(worker, lambda h: (h.get("host_cpu") or 1) <= 0.7, "host CPU never fell")
         await asyncio.sleep(3.5)  # one status report: LiveKit sees the worker free again
         served = await call(livekit_admin, livekit_server, "calm", "og-cores-served")
         callers.append(served)
