@@ -195,6 +195,21 @@ class OpenRTCHookSpecs:
         raise NotImplementedError
 
     @hookspec
+    def openrtc_audio_output(self, session: SessionSpec) -> Mapping[str, Any] | None:
+        """Choose how a session publishes the agent's voice to the room.
+
+        Fires once per job, before the session starts in its room (not in ``openrtc
+        console``), next to ``openrtc_audio_input``. The merged results become livekit's
+        ``room_io.AudioOutputOptions`` for the session (``sample_rate``, ``num_channels``,
+        ``track_publish_options``, ``track_name``); with no contribution livekit's own
+        defaults apply. Two plugins returning the same key is an error naming both.
+
+        :param session: the agent, job, shared ``userdata`` and settings of the session.
+        :return: keyword arguments for ``AudioOutputOptions``, or ``None``.
+        """
+        raise NotImplementedError
+
+    @hookspec
     def openrtc_text_output(self, session: SessionSpec) -> Mapping[str, Any] | None:
         """Choose how a session sends the agent's transcript to the room.
 

@@ -29,6 +29,8 @@ class SessionPlan:
     greeting: str | None
     audio_input: dict[str, Any] = attrs.field(factory=dict)
     """``AudioInputOptions`` keyword arguments from ``openrtc_audio_input``; empty: livekit's."""
+    audio_output: dict[str, Any] = attrs.field(factory=dict)
+    """``AudioOutputOptions`` keyword arguments from ``openrtc_audio_output``; empty: livekit's."""
     text_output: dict[str, Any] = attrs.field(factory=dict)
     """``TextOutputOptions`` keyword arguments from ``openrtc_text_output``; empty: livekit's."""
 
@@ -54,6 +56,7 @@ def plan_session(
         field: combine_plugin_layer(host.call_each(hook, session=spec), hook)
         for field, hook in (
             ("audio_input", "openrtc_audio_input"),
+            ("audio_output", "openrtc_audio_output"),
             ("text_output", "openrtc_text_output"),
         )
     }
@@ -72,6 +75,28 @@ def build_session(plan: SessionPlan) -> Any:
     return AgentSession(**plan.session_kwargs)
 
 
+def room_options(plan: SessionPlan) -> Any:
+    """livekit's ``room_io.RoomOptions`` from the plan's room I/O layers; ``None`` when no
+    plugin contributed any, so livekit's own defaults apply."""
+    layers = {
+        "audio_input": plan.audio_input,
+        "audio_output": plan.audio_output,
+        "text_output": plan.text_output,
+    }
+    if not any(layers.values()):
+        return None
+    from livekit.agents.voice import room_io
+
+    classes = {
+        "audio_input": room_io.AudioInputOptions,
+        "audio_output": room_io.AudioOutputOptions,
+        "text_output": room_io.TextOutputOptions,
+    }
+    return room_io.RoomOptions(
+        **{field: classes[field](**kwargs) for field, kwargs in layers.items() if kwargs}
+    )
+
+
 async def start_session(
     session: Any,
     plan: SessionPlan,
@@ -86,15 +111,9 @@ async def start_session(
     start: dict[str, Any] = {"agent": plan.agent.agent_cls(), "capture_run": capture_run}
     if room is not None:
         start["room"] = room
-        if plan.audio_input or plan.text_output:
-            from livekit.agents.voice import room_io
-
-            options: dict[str, Any] = {}
-            if plan.audio_input:
-                options["audio_input"] = room_io.AudioInputOptions(**plan.audio_input)
-            if plan.text_output:
-                options["text_output"] = room_io.TextOutputOptions(**plan.text_output)
-            start["room_options"] = room_io.RoomOptions(**options)
+        options = room_options(plan)
+        if options is not None:
+            start["room_options"] = options
     await session.start(**start)
     if plan.greeting:
         reply = session.generate_reply(instructions=plan.greeting)

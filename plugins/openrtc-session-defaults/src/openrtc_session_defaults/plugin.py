@@ -1,10 +1,16 @@
-"""How sessions take in the caller's audio, by default, in an OpenRTC worker.
+"""How an OpenRTC worker's sessions hear the caller and publish the agent, by default.
 
 livekit-agents receives a caller at 24 kHz and runs automatic gain control on every frame.
 Both cost the worker's event loop on every 50 ms frame of every live call: the VAD and the
 end-of-turn model work at 16 kHz, so each resamples every frame, and gain control is a
 synchronous call into the media library. Profiled on a worker with ten listening calls, the
 two were about a quarter of the loop thread's time (docs/benchmarks/density.md).
+
+It also publishes the agent's voice at a bitrate where the Opus encoder runs its cheaper mode.
+livekit's audio source hands the encoder 10 ms of silence whenever the agent is not speaking, so
+every live session encodes all the time. Below about 68 kbit/s Opus codes a mono voice in its
+speech modes (SILK, hybrid), which cost about twice the CPU of its transform mode (CELT),
+silent or speaking (tests/benchmarks/audio_output_cost.py).
 """
 
 from __future__ import annotations
@@ -41,9 +47,21 @@ SYNC_TRANSCRIPTION = Setting(
 )
 
 
+OUTPUT_BITRATE = Setting(
+    "session_defaults.output_bitrate",
+    "int",
+    72_000,
+    "Highest bitrate (bit/s) the agent's voice is published at. From about 68000 Opus codes "
+    "a mono voice in its transform mode (CELT), which halves the encoder's CPU, silent or "
+    "speaking, and sends about 60 % more while the agent speaks; 0 leaves livekit's default "
+    "(48000).",
+    minimum=0,
+)
+
+
 @hookimpl
 def openrtc_settings() -> list[Setting]:
-    return [INPUT_SAMPLE_RATE, INPUT_GAIN_CONTROL, SYNC_TRANSCRIPTION]
+    return [INPUT_SAMPLE_RATE, INPUT_GAIN_CONTROL, SYNC_TRANSCRIPTION, OUTPUT_BITRATE]
 
 
 @hookimpl
@@ -55,6 +73,18 @@ def openrtc_audio_input(session: SessionSpec) -> dict[str, Any]:
     if rate:
         options["sample_rate"] = rate
     return options
+
+
+@hookimpl
+def openrtc_audio_output(session: SessionSpec) -> dict[str, Any] | None:
+    bitrate = int(session.settings[OUTPUT_BITRATE.name])
+    if not bitrate:
+        return None  # livekit's default
+    from livekit import rtc
+
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    options.audio_encoding.max_bitrate = bitrate
+    return {"track_publish_options": options}
 
 
 @hookimpl
