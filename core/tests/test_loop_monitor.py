@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
+
+import attrs
 
 from openrtc.events import WorkerHealth
 from openrtc.health import LoopMonitor, serving_health, with_session_host
@@ -94,6 +98,42 @@ async def test_measures_a_loop_blocked_by_sleep_and_one_kept_busy() -> None:
     assert busy.loop_busy > 0.4 > quiet.loop_busy
 
 
+async def _busy_loop_health(monitor: LoopMonitor, seconds: float) -> WorkerHealth:
+    """Keep the loop's thread wanting the CPU for ``seconds`` (yielding to the monitor now
+    and then), then read the monitor."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        if time.monotonic() % 0.05 < 0.002:
+            await asyncio.sleep(0)
+    await asyncio.sleep(0.3)
+    return monitor.health()
+
+
+async def test_measures_how_long_the_loops_thread_waits_for_a_core() -> None:
+    # the worker's process and a busy process share one core: the loop's thread, always
+    # ready to run, gets about half of it and waits the other half
+    core = min(os.sched_getaffinity(0))
+    allowed = os.sched_getaffinity(0)
+    monitor = LoopMonitor(tick_s=0.02, window_s=1.0)
+    os.sched_setaffinity(0, {core})
+    monitor.start()
+    try:
+        alone = await _busy_loop_health(monitor, 3.5)
+        rival = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+        try:
+            os.sched_setaffinity(rival.pid, {core})
+            shared = await _busy_loop_health(monitor, 3.5)
+        finally:
+            rival.kill()
+            await rival.wait()
+    finally:
+        await monitor.stop()
+        os.sched_setaffinity(0, allowed)
+    assert alone.loop_cpu_wait is not None and shared.loop_cpu_wait is not None
+    assert alone.loop_cpu_wait < 0.15
+    assert shared.loop_cpu_wait > 0.3
+
+
 def _figures(lag: float, busy: float, sessions: int | None = None) -> WorkerHealth:
     return WorkerHealth(
         window_s=10.0,
@@ -119,6 +159,13 @@ def test_a_hybrid_worker_reads_the_worse_of_its_loop_and_the_next_hosts() -> Non
     combined = with_session_host(late_worker, _figures(lag=0.01, busy=0.2), host_sessions=3)
     assert combined.loop_lag_p95_s == 0.4
     assert (combined.loop_busy, combined.loop_sessions) == (0.8, None)
+    # the wait for a core: the longer of the two, and a figure where only one reports it
+    starved_host = attrs.evolve(_figures(lag=0.01, busy=0.2), loop_cpu_wait=0.4)
+    combined = with_session_host(
+        attrs.evolve(idle_worker, loop_cpu_wait=0.1), starved_host, host_sessions=3
+    )
+    assert combined.loop_cpu_wait == 0.4
+    assert with_session_host(idle_worker, starved_host, host_sessions=3).loop_cpu_wait == 0.4
 
 
 def test_the_served_figures_include_a_host_once_it_reports() -> None:

@@ -269,8 +269,20 @@ def _summarize_health(worker: WorkerProcess) -> dict[str, Any]:
             statistics.median(e["loop_lag_p99_s"] for e in steady) if steady else None
         ),
         "monitor_lag_p99_max_s": max((e["loop_lag_p99_s"] for e in health), default=None),
+        # seconds per second the loop's thread waited for a core: what the host's other work
+        # (other threads, the callers, the server) took from it
+        "monitor_loop_cpu_wait_steady": _median_of(steady, "loop_cpu_wait"),
+        "monitor_loop_cpu_wait_max": max(
+            (e["loop_cpu_wait"] for e in health if e.get("loop_cpu_wait") is not None),
+            default=None,
+        ),
         "monitor_lag_max_s": max((e["loop_lag_max_s"] for e in health), default=None),
     }
+
+
+def _median_of(snapshots: list[dict[str, Any]], key: str) -> float | None:
+    values = [e[key] for e in snapshots if e.get(key) is not None]
+    return statistics.median(values) if values else None
 
 
 def _host_cpu_percent(before: Any) -> float:

@@ -47,6 +47,8 @@ class ProbeExporter:
                 "health",
                 active=snapshot.active,
                 loop_busy=health.loop_busy,
+                loop_cpu_wait=health.loop_cpu_wait,
+                host_cpu=health.host_cpu,
                 loop_lag_p50_s=health.loop_lag_p50_s,
                 loop_lag_p99_s=health.loop_lag_p99_s,
                 loop_lag_max_s=health.loop_lag_max_s,

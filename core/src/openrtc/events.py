@@ -289,6 +289,11 @@ class WorkerHealth:
     """Lag p95 over only the last ``recent_window_s`` seconds: whether the loop is behind now,
     rather than whether it was at some point in ``window_s``. The overload guard refuses while
     both this and ``loop_lag_p95_s`` pass its limit."""
+    loop_cpu_wait: float | None = None
+    """Seconds per second the loop's thread was ready to run but waited for a core, over the
+    same few seconds as ``loop_busy``: how much the host's other work (other threads of the
+    worker, other processes) holds the loop back. ``None`` where the kernel does not report it
+    (/proc/thread-self/schedstat)."""
 
 
 @attrs.frozen(kw_only=True)

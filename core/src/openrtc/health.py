@@ -1,5 +1,5 @@
 """The worker watching itself: how late its event loop runs, how busy the loop's thread and
-the host are.
+the host are, and how long the loop's thread waits for a core.
 
 A ``LoopMonitor`` is a task on the worker's loop that asks to sleep ``TICK_S`` and notes how
 late it woke. Every session of a coroutine worker shares that loop, so its lag is what every
@@ -53,12 +53,34 @@ def _host_cpu_times() -> tuple[float, float] | None:
     return total - idle, total
 
 
+def _thread_cpu_wait() -> float | None:
+    """Seconds the calling thread has spent ready to run but waiting for a core, from
+    /proc/thread-self/schedstat (its second field, in ns); ``None`` where the kernel does not
+    report it."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an already sorted list: a value that was really observed."""
     if not ordered:
         return 0.0
     rank = max(math.ceil(fraction * len(ordered)), 1)
     return ordered[rank - 1]
+
+
+@attrs.frozen
+class _CpuSample:
+    at: float
+    thread_cpu: float
+    """CPU seconds the loop's thread has used."""
+    host: tuple[float, float] | None
+    """(busy, total) jiffies of the host's cores."""
+    thread_wait: float | None
+    """Seconds the loop's thread has waited for a core."""
 
 
 class LoopMonitor:
@@ -73,6 +95,7 @@ class LoopMonitor:
         clock: Callable[[], float] = time.monotonic,
         thread_clock: Callable[[], float] = time.thread_time,
         host_times: Callable[[], tuple[float, float] | None] = _host_cpu_times,
+        thread_wait: Callable[[], float | None] = _thread_cpu_wait,
     ) -> None:
         self.tick_s = tick_s
         self.window_s = window_s
@@ -80,8 +103,9 @@ class LoopMonitor:
         self._clock = clock
         self._thread_clock = thread_clock
         self._host_times = host_times
+        self._thread_wait = thread_wait
         self._lags: deque[tuple[float, float]] = deque()
-        self._cpu: deque[tuple[float, float, tuple[float, float] | None]] = deque()
+        self._cpu: deque[_CpuSample] = deque()
         self._stall_max = 0.0
         self._task: asyncio.Task[None] | None = None
         self._latest = self._measure()
@@ -140,9 +164,12 @@ class LoopMonitor:
             self._lags.popleft()
 
     def _sample_cpu(self, now: float) -> None:
-        self._cpu.append((now, self._thread_clock(), self._host_times()))
+        # on the loop's thread: the thread clock and the wait are that thread's
+        self._cpu.append(
+            _CpuSample(now, self._thread_clock(), self._host_times(), self._thread_wait())
+        )
         # keep one sample older than the window, so the figure always spans all of it
-        while len(self._cpu) > 2 and self._cpu[1][0] <= now - BUSY_WINDOW_S:
+        while len(self._cpu) > 2 and self._cpu[1].at <= now - BUSY_WINDOW_S:
             self._cpu.popleft()
 
     def _measure(self) -> WorkerHealth:
@@ -160,6 +187,7 @@ class LoopMonitor:
             loop_stall_max_s=round(self._stall_max, 4),
             loop_busy=round(self._loop_busy(), 4),
             host_cpu=self._host_cpu(),
+            loop_cpu_wait=self._loop_cpu_wait(),
             recent_window_s=self.recent_window_s,
             loop_lag_recent_p95_s=round(percentile(recent, 0.95), 4),
         )
@@ -178,26 +206,36 @@ class LoopMonitor:
     def _loop_busy(self) -> float:
         if len(self._cpu) < 2:
             return 0.0
-        (t0, cpu0, _), (t1, cpu1, _) = self._cpu[0], self._cpu[-1]
-        return (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0
+        first, last = self._cpu[0], self._cpu[-1]
+        span = last.at - first.at
+        return (last.thread_cpu - first.thread_cpu) / span if span > 0 else 0.0
 
     def _host_cpu(self) -> float | None:
         if len(self._cpu) < 2:
             return None
-        first, last = self._cpu[0][2], self._cpu[-1][2]
+        first, last = self._cpu[0].host, self._cpu[-1].host
         if first is None or last is None or last[1] <= first[1]:
             return None
         return round((last[0] - first[0]) / (last[1] - first[1]), 4)
+
+    def _loop_cpu_wait(self) -> float | None:
+        if len(self._cpu) < 2:
+            return None
+        first, last = self._cpu[0], self._cpu[-1]
+        if first.thread_wait is None or last.thread_wait is None or last.at <= first.at:
+            return None
+        return round((last.thread_wait - first.thread_wait) / (last.at - first.at), 4)
 
 
 def with_session_host(worker: WorkerHealth, host: WorkerHealth, host_sessions: int) -> WorkerHealth:
     """The figures that decide whether a worker whose sessions run in session hosts takes one
     more call: the worse of its own loop and the loop of the host that call would go to.
 
-    Lag is the larger of the two at every percentile: a late host loop delays its callers, a
-    late worker loop delays every host's inference and every dispatch. ``loop_busy`` is the
-    busier thread's, with the sessions it runs (``loop_sessions``), so a rule pricing one more
-    session divides by the sessions on that loop, not by every session of the worker.
+    Lag and the wait for a core are the larger of the two: a late host loop delays its
+    callers, a late worker loop delays every host's inference and every dispatch.
+    ``loop_busy`` is the busier thread's, with the sessions it runs (``loop_sessions``), so a
+    rule pricing one more session divides by the sessions on that loop, not by every session
+    of the worker.
     """
     if worker.loop_busy > host.loop_busy:
         busy, sessions = worker.loop_busy, worker.loop_sessions
@@ -210,10 +248,17 @@ def with_session_host(worker: WorkerHealth, host: WorkerHealth, host_sessions: i
         loop_lag_p99_s=max(worker.loop_lag_p99_s, host.loop_lag_p99_s),
         loop_lag_max_s=max(worker.loop_lag_max_s, host.loop_lag_max_s),
         loop_lag_recent_p95_s=max(worker.loop_lag_recent_p95_s, host.loop_lag_recent_p95_s),
+        loop_cpu_wait=_worse(worker.loop_cpu_wait, host.loop_cpu_wait),
         loop_stall_max_s=max(worker.loop_stall_max_s, host.loop_stall_max_s),
         loop_busy=busy,
         loop_sessions=sessions,
     )
+
+
+def _worse(first: float | None, second: float | None) -> float | None:
+    if first is None or second is None:
+        return first if second is None else second
+    return max(first, second)
 
 
 def serving_health(

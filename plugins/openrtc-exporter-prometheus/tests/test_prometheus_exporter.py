@@ -221,6 +221,9 @@ def test_the_worker_health_in_a_snapshot_becomes_gauges(
     assert scraped.value("openrtc_loop_stall_max_seconds") == 1.5
     assert scraped.value("openrtc_loop_busy_ratio") == 0.42
     assert scraped.value("openrtc_host_cpu_ratio") is None  # no /proc/stat: no made-up zero
+    assert scraped.value("openrtc_loop_cpu_wait_ratio") is None  # no schedstat: none either
+    waited = attrs.evolve(healthy, health=attrs.evolve(measured, loop_cpu_wait=0.35))
+    assert scrape_after(exporter, scrape, waited).value("openrtc_loop_cpu_wait_ratio") == 0.35
 
 
 def scrape_after(exporter: PrometheusExporter, scrape: Scraper, snap: RuntimeSnapshot) -> Any:

@@ -184,6 +184,7 @@ class HealthGauges:
             registry=registry,
         )
         self.host_cpu: Gauge | None = None
+        self.loop_cpu_wait: Gauge | None = None
 
     def observe(self, registry: CollectorRegistry, health: events.WorkerHealth) -> None:
         for quantile, value in (
@@ -203,3 +204,11 @@ class HealthGauges:
                     registry=registry,
                 )
             self.host_cpu.set(health.host_cpu)
+        if health.loop_cpu_wait is not None:
+            if self.loop_cpu_wait is None:
+                self.loop_cpu_wait = Gauge(
+                    "openrtc_loop_cpu_wait_ratio",
+                    "Seconds per second the event loop's thread waited for a core lately.",
+                    registry=registry,
+                )
+            self.loop_cpu_wait.set(health.loop_cpu_wait)
