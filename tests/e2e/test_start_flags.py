@@ -77,6 +77,7 @@ def table(tmp: Path, otlp_url: str) -> dict[str, tuple[str, str]]:
         "session_defaults.input_gain_control": ("true", "True"),
         "session_defaults.sync_transcription": ("false", "False"),
         "session_defaults.output_bitrate": ("48000", "48000"),
+        "session_defaults.input_frame_ms": ("100", "100"),
         "hybrid.hosts": ("3", "3"),
         "hybrid.start_timeout": ("45", "45.0"),
         "deployment_version": ("2026.12.1", "2026.12.1"),

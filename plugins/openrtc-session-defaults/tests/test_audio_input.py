@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 SPEECH = Path(__file__).resolve().parents[3] / "tests" / "data" / "hello_appointment_16k.wav"
 DISPATCH_NAME = "openrtc-e2e-audio-input"
 TIMEOUT = 60.0  # a hang guard, not a performance claim
-heard_rates: list[int] = []
+heard: list[tuple[int, int]] = []  # (sample rate, frame ms) at the STT stage
 
 
 class Listener(Agent):
@@ -35,7 +35,7 @@ class Listener(Agent):
     def stt_node(self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings) -> Any:
         async def noted() -> AsyncIterable[rtc.AudioFrame]:
             async for frame in audio:
-                heard_rates.append(frame.sample_rate)
+                heard.append((frame.sample_rate, round(frame.duration * 1000)))
                 yield frame
 
         return Agent.default.stt_node(self, noted(), model_settings)
@@ -49,6 +49,10 @@ def test_the_plan_carries_the_defaults_and_the_settings_change_them() -> None:
         (
             {"session_defaults.input_sample_rate": 0, "session_defaults.input_gain_control": True},
             {"auto_gain_control": True},
+        ),
+        (
+            {"session_defaults.input_frame_ms": 100},
+            {"sample_rate": 16_000, "auto_gain_control": False, "frame_size_ms": 100},
         ),
     ):
         pool = offline_pool(plugin_settings=settings)
@@ -74,16 +78,23 @@ def test_transcripts_follow_the_audio_unless_the_setting_turns_it_off() -> None:
         assert pool._runtime.handlers.plan(config, spec).text_output == expected
 
 
-@pytest.mark.parametrize(("setting", "rate"), [(None, 16_000), (24_000, 24_000)])
-async def test_a_live_session_hears_the_caller_at_the_chosen_rate(
+@pytest.mark.parametrize(
+    ("settings", "rate", "frame_ms"),
+    [
+        ({}, 16_000, 50),
+        ({"session_defaults.input_sample_rate": 24_000}, 24_000, 50),
+        ({"session_defaults.input_frame_ms": 100}, 16_000, 100),
+    ],
+)
+async def test_a_live_session_hears_the_caller_at_the_chosen_rate_and_frame(
     livekit_server: LocalLiveKitServer,
     livekit_admin: ServerAdmin,
     caller_factory: CallerFactory,
-    setting: int | None,
+    settings: dict[str, int],
     rate: int,
+    frame_ms: int,
 ) -> None:
-    heard_rates.clear()
-    settings = {} if setting is None else {"session_defaults.input_sample_rate": setting}
+    heard.clear()
     pool = offline_pool(dispatch_name=DISPATCH_NAME, plugin_settings=settings)
     pool.add("listener", Listener, greeting="")
     async with running_worker(pool, livekit_server):
@@ -97,7 +108,11 @@ async def test_a_live_session_hears_the_caller_at_the_chosen_rate(
         await caller.say(SPEECH)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT
-        while not heard_rates:
+        while len(heard) < 10:
             assert loop.time() < deadline, "the agent's STT stage never received audio"
             await asyncio.sleep(0.2)
-    assert set(heard_rates) == {rate}
+    assert {sample_rate for sample_rate, _ in heard} == {rate}
+    # most frames are the stream's own; livekit joins what it buffered before the agent was
+    # listening into longer ones
+    durations = [ms for _, ms in heard]
+    assert max(set(durations), key=durations.count) == frame_ms

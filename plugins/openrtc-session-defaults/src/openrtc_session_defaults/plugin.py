@@ -47,6 +47,15 @@ SYNC_TRANSCRIPTION = Setting(
 )
 
 
+INPUT_FRAME_MS = Setting(
+    "session_defaults.input_frame_ms",
+    "int",
+    50,
+    "Milliseconds of the caller's audio per frame a session receives (livekit-agents' "
+    "default, 50). Each frame is one event from livekit's media thread to the event loop; "
+    "longer frames mean fewer, and the VAD and the STT hear each sound up to that much later.",
+    minimum=10,
+)
 OUTPUT_BITRATE = Setting(
     "session_defaults.output_bitrate",
     "int",
@@ -61,7 +70,13 @@ OUTPUT_BITRATE = Setting(
 
 @hookimpl
 def openrtc_settings() -> list[Setting]:
-    return [INPUT_SAMPLE_RATE, INPUT_GAIN_CONTROL, SYNC_TRANSCRIPTION, OUTPUT_BITRATE]
+    return [
+        INPUT_SAMPLE_RATE,
+        INPUT_GAIN_CONTROL,
+        INPUT_FRAME_MS,
+        SYNC_TRANSCRIPTION,
+        OUTPUT_BITRATE,
+    ]
 
 
 @hookimpl
@@ -72,6 +87,9 @@ def openrtc_audio_input(session: SessionSpec) -> dict[str, Any]:
     rate = int(session.settings[INPUT_SAMPLE_RATE.name])
     if rate:
         options["sample_rate"] = rate
+    frame_ms = int(session.settings[INPUT_FRAME_MS.name])
+    if frame_ms != INPUT_FRAME_MS.default:
+        options["frame_size_ms"] = frame_ms
     return options
 
 
