@@ -30,7 +30,7 @@ WORKER = {
     "load": 0.25,
     "active": 3,
     "rss_bytes": 512 * 2**20,
-    "health": {"loop_lag_p99_s": 0.004, "loop_busy": 0.31, "host_cpu": 0.62},
+    "health": {"loop_lag_p99_s": 0.004, "loop_busy": 0.31, "host_cpu": 0.62, "loop_cpu_wait": 0.2},
     "turns": {"dental": {"turns": 5, "latency_p50_s": 0.8, "latency_p95_s": 1.9}},
     "sessions": [
         session("dental", "room-young", 10.0, 1, 0.7),
@@ -50,7 +50,7 @@ def test_the_header_says_what_an_operator_checks_first() -> None:
     for part in ("pid 4242", "version v7", "hybrid", "draining", "load 0.25", "active 3"):
         assert part in header, header
     assert "loop lag p99 4 ms" in header and "RSS 512 MiB" in header, header
-    assert "CPU loop 31% host 62%" in header, header
+    assert "CPU loop 31% waiting 20% host 62%" in header, header
     assert "dental: 5 turns in the last minute, caller waited p50 800 ms, p95 1900 ms" in view
 
 

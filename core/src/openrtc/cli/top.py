@@ -53,12 +53,14 @@ def ms(seconds: float | None) -> str:
 
 
 def _cpu(health: dict[str, Any]) -> str:
-    """The loop thread's share of a core, and the host's share of all its cores."""
+    """The loop thread's share of a core (and of the time it waited for one), and the host's
+    share of all its cores."""
     if "loop_busy" not in health:
         return "-"
-    host = health.get("host_cpu")
+    host, wait = health.get("host_cpu"), health.get("loop_cpu_wait")
     shown_host = "-" if host is None else f"{host * 100:.0f}%"
-    return f"loop {health['loop_busy'] * 100:.0f}% host {shown_host}"
+    shown_wait = "" if wait is None else f" waiting {wait * 100:.0f}%"
+    return f"loop {health['loop_busy'] * 100:.0f}%{shown_wait} host {shown_host}"
 
 
 def _header(worker: dict[str, Any]) -> str:
