@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 from density_driver import CallDriver
-from density_sampler import Sample, TreeSampler, breakdown
+from density_sampler import Sample, TreeSampler, breakdown, thread_cores, thread_cpu
 from density_worker_process import WorkerLaunch, WorkerProcess, WorkerStartFailed
 from openrtc_testing.dispatch import ServerAddress
 
@@ -205,9 +205,11 @@ async def measure_run(
         if aborted:
             result.update(status="aborted", error=guard.result())
         held_from = time.monotonic()
+        threads_before = thread_cpu(worker.pid)
         if not aborted and not driver.exited:
             await asyncio.sleep(config.hold_s)  # every session live at once, sampled
         busy_until = time.monotonic()
+        held = thread_cores(threads_before, thread_cpu(worker.pid), busy_until - held_from)
         guard.cancel()
         finished.cancel()
         failure = await driver.hang_up(abort=aborted)
@@ -219,6 +221,8 @@ async def measure_run(
         busy = sampler.between(busy_from, busy_until) or [s for s in [sampler.latest] if s]
         result.update(_summarize_memory(idle, busy, config.sessions))
         result["worker_cpu_cores_held"] = _cores(sampler.between(held_from, busy_until))
+        # where the held CPU goes, per accepted call: ms per second of each thread name
+        result["held_thread_ms_per_session"] = _per_session_ms(held, worker)
         stalls = [e["seconds"] for e in worker.seen("stall")[stall_mark:]]
         result.update(_summarize_health(worker))
         result.update(
@@ -278,6 +282,11 @@ def _summarize_health(worker: WorkerProcess) -> dict[str, Any]:
         ),
         "monitor_lag_max_s": max((e["loop_lag_max_s"] for e in health), default=None),
     }
+
+
+def _per_session_ms(cores: dict[str, float], worker: WorkerProcess) -> dict[str, float]:
+    live = len({e["room"] for e in worker.seen("session_started")}) or 1
+    return {name: round(1000 * used / live, 1) for name, used in cores.items() if used > 0.0005}
 
 
 def _median_of(snapshots: list[dict[str, Any]], key: str) -> float | None:

@@ -8,6 +8,7 @@ walk of every mapping (``/proc/<pid>/smaps_rollup``), so it is read on every fou
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -96,6 +97,43 @@ class TreeSampler:
                 return  # the worker itself is gone
             count += 1
             self._stop.wait(self.interval_s)
+
+
+def thread_cpu(pid: int) -> dict[tuple[int, int], tuple[str, float]]:
+    """CPU seconds so far of every thread of the tree, by (pid, tid): its name (the kernel's
+    comm, digits and a trailing dash cut so a pool of threads shares one; the first thread
+    of the worker process itself is "event loop", where a coroutine worker runs its
+    sessions) and its time on a core, from /proc/<pid>/task/<tid>/schedstat (Linux only)."""
+    threads: dict[tuple[int, int], tuple[str, float]] = {}
+    for proc in tree(pid):
+        try:
+            tids = [int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task")]
+        except FileNotFoundError:
+            continue  # the process ended after the listing
+        for tid in tids:
+            try:
+                with open(f"/proc/{proc.pid}/task/{tid}/schedstat", encoding="ascii") as stat:
+                    ran_ns = int(stat.read().split()[0])
+                with open(f"/proc/{proc.pid}/task/{tid}/comm", encoding="utf-8") as comm:
+                    name = comm.read().strip().rstrip("0123456789-_ ")
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue  # the thread ended between the listing and the read
+            if tid == pid:
+                name = "event loop"
+            threads[(proc.pid, tid)] = (name, ran_ns / 1e9)
+    return threads
+
+
+def thread_cores(
+    before: dict[tuple[int, int], tuple[str, float]],
+    after: dict[tuple[int, int], tuple[str, float]],
+    seconds: float,
+) -> dict[str, float]:
+    """Cores each thread name used between two ``thread_cpu`` readings, busiest first."""
+    used: dict[str, float] = {}
+    for key, (name, ran) in after.items():
+        used[name] = used.get(name, 0.0) + ran - before.get(key, (name, 0.0))[1]
+    return dict(sorted(((n, v / seconds) for n, v in used.items()), key=lambda kv: -kv[1]))
 
 
 def breakdown(pid: int) -> list[dict[str, object]]:
