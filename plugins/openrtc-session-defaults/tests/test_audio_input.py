@@ -5,18 +5,15 @@ an agent that notes the sample rate of the frames its STT stage receives."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings
-from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import new_room_name
+from openrtc_testing.caller import Caller
 from openrtc_testing.localserver import LocalLiveKitServer
-from openrtc_testing.plugin import CallerFactory
 from openrtc_testing.pools import offline_pool
 from openrtc_testing.worker import running_worker
 
@@ -88,8 +85,7 @@ def test_transcripts_follow_the_audio_unless_the_setting_turns_it_off() -> None:
 )
 async def test_a_live_session_hears_the_caller_at_the_chosen_rate_and_frame(
     livekit_server: LocalLiveKitServer,
-    livekit_admin: ServerAdmin,
-    caller_factory: CallerFactory,
+    call_agent: Callable[[str, str], Awaitable[Caller]],
     settings: dict[str, int],
     rate: int,
     frame_ms: int,
@@ -98,13 +94,7 @@ async def test_a_live_session_hears_the_caller_at_the_chosen_rate_and_frame(
     pool = offline_pool(dispatch_name=DISPATCH_NAME, plugin_settings=settings)
     pool.add("listener", Listener, greeting="")
     async with running_worker(pool, livekit_server):
-        room = new_room_name("audio-input")
-        await livekit_admin.create_room(room)
-        await livekit_admin.create_dispatch(
-            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "listener"})
-        )
-        caller = await caller_factory(room)
-        await caller.wait_for_participant(TIMEOUT, agent=True)
+        caller = await call_agent(DISPATCH_NAME, "listener")
         await caller.say(SPEECH)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT

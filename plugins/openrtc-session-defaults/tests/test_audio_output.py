@@ -5,16 +5,14 @@ of the agent's published track reports as its target."""
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from livekit import rtc
 from livekit.agents import Agent, get_job_context
-from openrtc_testing.dispatch import ServerAdmin
-from openrtc_testing.env import new_room_name
+from openrtc_testing.caller import Caller
 from openrtc_testing.localserver import LocalLiveKitServer
-from openrtc_testing.plugin import CallerFactory
 from openrtc_testing.pools import offline_pool
 from openrtc_testing.worker import running_worker
 
@@ -72,8 +70,7 @@ async def _encoder_target_bitrate(room: rtc.Room) -> int:
 @pytest.mark.parametrize(("setting", "bitrate"), [(None, 72_000), (0, 48_000)])
 async def test_a_live_session_publishes_the_agents_voice_at_the_chosen_bitrate(
     livekit_server: LocalLiveKitServer,
-    livekit_admin: ServerAdmin,
-    caller_factory: CallerFactory,
+    call_agent: Callable[[str, str], Awaitable[Caller]],
     setting: int | None,
     bitrate: int,
 ) -> None:
@@ -82,13 +79,7 @@ async def test_a_live_session_publishes_the_agents_voice_at_the_chosen_bitrate(
     pool = offline_pool(dispatch_name=DISPATCH_NAME, plugin_settings=settings)
     pool.add("speaker", Speaker, greeting="")
     async with running_worker(pool, livekit_server):
-        room = new_room_name("audio-output")
-        await livekit_admin.create_room(room)
-        await livekit_admin.create_dispatch(
-            agent_name=DISPATCH_NAME, room=room, metadata=json.dumps({"agent": "speaker"})
-        )
-        caller = await caller_factory(room)
-        await caller.wait_for_participant(TIMEOUT, agent=True)
+        await call_agent(DISPATCH_NAME, "speaker")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT
         while not agent_rooms:
