@@ -190,7 +190,10 @@ async def test_failing_sessions_are_counted_and_the_supervisor_drains(
 def child_pids(pid: int | str = "self") -> set[int]:
     children: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
+        try:
+            text = (task / "children").read_text().split()
+        except FileNotFoundError:  # the thread ended between the listing and the read
+            continue
         children.update(int(pid) for pid in text)
     return children
 
