@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from openrtc.plugins import PluginHost
 
 
+ROOM_IO_LAYERS = (
+    ("audio_input", "openrtc_audio_input", "AudioInputOptions"),
+    ("audio_output", "openrtc_audio_output", "AudioOutputOptions"),
+    ("text_output", "openrtc_text_output", "TextOutputOptions"),
+)
+"""The room I/O options: the plan's field, the hook that fills it, livekit's ``room_io``
+options class it becomes (one hook per class, named after the field)."""
+
+
 @attrs.frozen
 class SessionPlan:
     """What one session of an agent is built from: ``AgentSession(**session_kwargs)``, then
@@ -51,14 +60,9 @@ def plan_session(
     options = assemble(
         plugin_defaults=plugin_defaults, pool=defaults, agent=config, overrides=overrides
     )
-    # the room I/O options: one hook per livekit options class, named after the plan's field
     room_io_layers = {
         field: combine_plugin_layer(host.call_each(hook, session=spec), hook)
-        for field, hook in (
-            ("audio_input", "openrtc_audio_input"),
-            ("audio_output", "openrtc_audio_output"),
-            ("text_output", "openrtc_text_output"),
-        )
+        for field, hook, _ in ROOM_IO_LAYERS
     }
     return SessionPlan(
         agent=config,
@@ -78,22 +82,13 @@ def build_session(plan: SessionPlan) -> Any:
 def room_options(plan: SessionPlan) -> Any:
     """livekit's ``room_io.RoomOptions`` from the plan's room I/O layers; ``None`` when no
     plugin contributed any, so livekit's own defaults apply."""
-    layers = {
-        "audio_input": plan.audio_input,
-        "audio_output": plan.audio_output,
-        "text_output": plan.text_output,
-    }
-    if not any(layers.values()):
+    layers = [(field, getattr(plan, field), cls) for field, _, cls in ROOM_IO_LAYERS]
+    if not any(kwargs for _, kwargs, _ in layers):
         return None
     from livekit.agents.voice import room_io
 
-    classes = {
-        "audio_input": room_io.AudioInputOptions,
-        "audio_output": room_io.AudioOutputOptions,
-        "text_output": room_io.TextOutputOptions,
-    }
     return room_io.RoomOptions(
-        **{field: classes[field](**kwargs) for field, kwargs in layers.items() if kwargs}
+        **{field: getattr(room_io, cls)(**kwargs) for field, kwargs, cls in layers if kwargs}
     )
 
 

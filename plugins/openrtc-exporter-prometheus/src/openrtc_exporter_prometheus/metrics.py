@@ -196,19 +196,30 @@ class HealthGauges:
             self.loop_lag.labels(quantile=quantile).set(value)
         self.loop_stall_max.set(health.loop_stall_max_s)
         self.loop_busy.set(health.loop_busy)
-        if health.host_cpu is not None:
-            if self.host_cpu is None:
-                self.host_cpu = Gauge(
-                    "openrtc_host_cpu_ratio",
-                    "Share of all the host's cores busy lately.",
-                    registry=registry,
-                )
-            self.host_cpu.set(health.host_cpu)
-        if health.loop_cpu_wait is not None:
-            if self.loop_cpu_wait is None:
-                self.loop_cpu_wait = Gauge(
-                    "openrtc_loop_cpu_wait_ratio",
-                    "Seconds per second the event loop's thread waited for a core lately.",
-                    registry=registry,
-                )
-            self.loop_cpu_wait.set(health.loop_cpu_wait)
+        self.host_cpu = _measured(
+            registry,
+            self.host_cpu,
+            "openrtc_host_cpu_ratio",
+            "Share of all the host's cores busy lately.",
+            health.host_cpu,
+        )
+        self.loop_cpu_wait = _measured(
+            registry,
+            self.loop_cpu_wait,
+            "openrtc_loop_cpu_wait_ratio",
+            "Seconds per second the event loop's thread waited for a core lately.",
+            health.loop_cpu_wait,
+        )
+
+
+def _measured(
+    registry: CollectorRegistry, gauge: Gauge | None, name: str, doc: str, value: float | None
+) -> Gauge | None:
+    """A gauge for a figure the host may not report: created with its first value, so a
+    figure never measured has no series rather than a made-up zero."""
+    if value is None:
+        return gauge
+    if gauge is None:
+        gauge = Gauge(name, doc, registry=registry)
+    gauge.set(value)
+    return gauge
