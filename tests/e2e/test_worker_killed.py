@@ -38,16 +38,41 @@ the server drops a participant whose signal connection closed after a short grac
 NOT_REDISPATCHED_FOR_S = 8.0
 ORPHANS_GONE_WITHIN_S = 30.0
 """A hang guard: the forkserver sees its parent's pipe close, a session host its own."""
+LINGERING_AGENT = """\
+import logging
+import threading
+import time
+
+from livekit.agents import Agent
+
+from openrtc import agent_config
+
+
+@agent_config(name="dental", greeting="Greet the caller.")
+class LingeringAgent(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="You book dental appointments for callers.")
+
+    async def on_enter(self) -> None:
+        # what a provider SDK may do: a worker thread that is not a daemon and never ends
+        threading.Thread(target=time.sleep, args=(3600,), name="never-ends").start()
+        logging.getLogger("lingering").warning("left a thread running")
+"""
 
 
 def worker(
-    tmp: Path, server: LocalLiveKitServer, control: Path, tag: str, *extra: str
+    tmp: Path,
+    server: LocalLiveKitServer,
+    control: Path,
+    tag: str,
+    *extra: str,
+    agents: Path = AGENTS_DIR,
 ) -> WorkerProcess:
     app = write_pool_app(tmp / "app.py", dispatch_name=NAME, import_paths=(BENCHMARKS,))
     return WorkerProcess(
         app,
         server,
-        str(AGENTS_DIR),
+        str(agents),
         *("--control-dir", str(control), "--metrics-jsonl", str(tmp / f"{tag}.jsonl")),
         *("--metrics-interval", "1"),
         *extra,
@@ -160,6 +185,44 @@ async def test_a_killed_worker_leaves_no_process_behind(
             f"still running after the worker was killed: {alive_in_group(first.pid)}",
         )
         print(f"{len(started) - 1} processes of the killed worker ended {took:.1f} s after it")
+    finally:
+        await call.end()
+        await first.stop()
+
+
+@pytest.mark.parametrize("isolation", ["process", "hybrid"])
+async def test_a_session_process_that_cannot_exit_ends_after_its_worker(
+    livekit_server: LocalLiveKitServer,
+    livekit_admin: ServerAdmin,
+    tmp_path: Path,
+    control_dir: Path,
+    isolation: str,
+) -> None:
+    """Agent code left a thread running that is not a daemon, so the process that ran the
+    call cannot finish its exit (Python joins such threads); with the worker killed, nobody
+    would ever end it. It ends itself a few seconds after the worker
+    (``openrtc.orphan_exit``), and says why."""
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "dental.py").write_text(LINGERING_AGENT, encoding="utf-8")
+    first = worker(
+        tmp_path, livekit_server, control_dir, "first", "--isolation", isolation, agents=agents
+    )
+    call = ListeningCall(livekit_server, livekit_admin, NAME, prefix="lingering")
+    try:
+        await first.start()
+        await first.wait_for_line("registered", 120)
+        await call.start()
+        assert call.error is None, first.tail()
+        await first.wait_for_line("left a thread running", 30)
+        os.kill(first.pid, signal.SIGKILL)
+        took = await until(
+            lambda: not alive_in_group(first.pid),
+            ORPHANS_GONE_WITHIN_S,
+            f"still running after the worker was killed: {alive_in_group(first.pid)}",
+        )
+        print(f"the killed worker's processes ended {took:.1f} s after it")
+        assert f"its worker {first.pid} exited" in first.tail(), first.tail()
     finally:
         await call.end()
         await first.stop()

@@ -24,6 +24,7 @@ from livekit.agents.ipc.job_executor import JobStatus
 from livekit.agents.job import JobProcess, RunningJobInfo
 
 from openrtc.health import LoopMonitor
+from openrtc.orphan_exit import end_when_worker_gone
 
 from . import host_wire as wire
 from .coroutine_executor import CoroutineJobExecutor, JobFunctions
@@ -207,6 +208,7 @@ def run_host(
     apply_code: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> None:
     """The target of a forked host process."""
+    end_when_worker_gone(os.getppid())  # forked by the worker: it is the parent
     # the worker's ends of every host's pipe were inherited by the fork: holding them would
     # keep the worker from seeing a sibling's death and this host from seeing the worker's
     for other in inherited:

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from livekit.agents.ipc.proc_pool import ProcPool
+
+from openrtc.orphan_exit import end_when_worker_gone
 
 logger = logging.getLogger("openrtc.livekit_adapter")
 
@@ -48,8 +51,10 @@ def job_failure_reported() -> bool:
     return _job_failed
 
 
-def run_job_process(target: Callable[..., object], *args: object) -> None:
-    """The job process's target: livekit's own main, then the exit code of the job."""
+def run_job_process(worker_pid: int, target: Callable[..., object], *args: object) -> None:
+    """The job process's target: livekit's own main, then the exit code of the job. The
+    process ends itself if it outlives the worker that started it (``openrtc.orphan_exit``)."""
+    end_when_worker_gone(worker_pid)
     target(*args)
     if _job_failed:
         # SystemExit is how multiprocessing's bootstrap takes an exit code from a target
@@ -68,7 +73,9 @@ class _ExitCodeContext:
     def Process(  # the multiprocessing context's own method name
         self, *, target: Callable[..., object], args: tuple[object, ...] = (), **kwargs: Any
     ) -> Any:
-        return self._inner.Process(target=run_job_process, args=(target, *args), **kwargs)
+        # created in the worker: its pid is the one the job process must not outlive
+        job_args = (os.getpid(), target, *args)
+        return self._inner.Process(target=run_job_process, args=job_args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
