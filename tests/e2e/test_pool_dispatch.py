@@ -198,17 +198,22 @@ def child_pids(pid: int | str = "self") -> set[int]:
     return children
 
 
-def is_forkserver(pid: int) -> bool:
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    return b"multiprocessing.forkserver" in command
+def command_line(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
 
 
 def job_processes() -> set[int]:
-    """Processes started for jobs: children of this process, or of livekit's forkserver (which
-    multiprocessing keeps for the life of this process, as it does for any forkserver user)."""
+    """Processes started for jobs: children of this process, or of livekit's forkserver.
+    multiprocessing keeps the forkserver and its resource tracker for the life of this
+    process, as it does for any user of either, so they are not counted themselves (run
+    alone, this test is the one that starts them)."""
     found: set[int] = set()
     for pid in child_pids():
-        found.update(child_pids(pid) if is_forkserver(pid) else {pid})
+        command = command_line(pid)
+        if b"multiprocessing.forkserver" in command:
+            found.update(child_pids(pid))
+        elif b"multiprocessing.resource_tracker" not in command:
+            found.add(pid)
     return found
 
 
