@@ -25,38 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from density_sampler import thread_cores, thread_cpu
 
 SPEECH_WAV = Path(__file__).resolve().parents[1] / "data" / "hello_appointment_16k.wav"
 RATE = 24_000  # livekit-agents' room output publishes at 24 kHz
 FRAME = RATE // 100  # 10 ms
 ENCODER_THREAD = "AudioEncoderQue"  # comm names are cut at 15 characters
-
-
-def thread_cpu_ns() -> dict[str, tuple[str, int]]:
-    """Per thread of this process: (name, CPU ns so far)."""
-    threads = {}
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as stat:
-                ran = int(stat.read().split()[0])
-            with open(f"/proc/self/task/{tid}/comm") as comm:
-                threads[tid] = (comm.read().strip(), ran)
-        except (OSError, ValueError):  # the thread ended between listing and reading
-            continue
-    return threads
-
-
-def cpu_between(
-    before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]]
-) -> dict[str, float]:
-    """CPU seconds used between two readings: by the encoder threads, and by every thread."""
-    encoder = total = 0
-    for tid, (name, ran) in after.items():
-        used = ran - before.get(tid, (name, 0))[1]
-        total += used
-        if name.startswith(ENCODER_THREAD):
-            encoder += used
-    return {"encoder": encoder / 1e9, "process": total / 1e9}
 
 
 def speech_24k() -> np.ndarray:
@@ -130,15 +104,16 @@ async def measure(
 
 
 async def _steady(tracks: list[Any], count: int, seconds: float) -> dict[str, float]:
-    cpu_before, sent_before = thread_cpu_ns(), await bytes_sent(tracks)
+    cpu_before, sent_before = thread_cpu(os.getpid()), await bytes_sent(tracks)
     started = time.monotonic()
     await asyncio.sleep(seconds)
-    cpu = cpu_between(cpu_before, thread_cpu_ns())
+    after = thread_cpu(os.getpid())
     sent = await bytes_sent(tracks) - sent_before
     elapsed = time.monotonic() - started
+    cores = thread_cores(cpu_before, after, elapsed)
     return {
-        "encoder_ms": 1000 * cpu["encoder"] / elapsed / count,
-        "process_ms": 1000 * cpu["process"] / elapsed / count,
+        "encoder_ms": 1000 * cores.get(ENCODER_THREAD, 0.0) / count,
+        "process_ms": 1000 * sum(cores.values()) / count,
         "kbit_s": sent * 8 / 1000 / elapsed / count,
     }
 

@@ -83,9 +83,14 @@ async def _call(
             await admin.create_dispatch(
                 agent_name=DISPATCH_NAME, room=result.room, metadata=metadata
             )
-            await caller.join()
+            # the microphone goes up once an agent is there: a call the worker refused would
+            # otherwise send (and the server take in) a caller's audio for the whole wait, on
+            # the cores the worker is measured on, where in production it costs the worker's
+            # host nothing
+            await caller.join(microphone=False)
             remote = await caller.wait_for_participant(plan.timeout_s, agent=True)
             agent_identity = remote.identity
+            await caller.publish_microphone()
             greeted = await caller.wait_for_speech(plan.timeout_s, participant=agent_identity)
             result.greeting_s = greeted - started
             for _ in range(plan.turns):
@@ -100,6 +105,8 @@ async def _call(
         except Exception as exc:  # a dropped call is a result, not a crash of the benchmark
             result.error = f"{type(exc).__name__}: {exc}"[:300]
         on_done(result)
+        if agent_identity is None:
+            return  # no agent ever came: the caller hangs up (an agent that came stays watched)
         await release.wait()
         result.agent_present_at_release = (
             agent_identity is not None and agent_identity in caller.room.remote_participants

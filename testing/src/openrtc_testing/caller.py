@@ -133,17 +133,19 @@ class Caller:
             self.room.connect(self.server.url, token, rtc.RoomOptions(auto_subscribe=True)),
             timeout_s,
         )
-        if not microphone:
-            self.joined_at = time.monotonic()
-            return self
+        if microphone:
+            await self.publish_microphone(timeout_s)
+        self.joined_at = time.monotonic()
+        return self
+
+    async def publish_microphone(self, timeout_s: float = 15.0) -> None:
+        """Publish the microphone track of a caller that joined with ``microphone=False``."""
         self._source = rtc.AudioSource(self.sample_rate, 1, queue_size_ms=200)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         self._publication = await asyncio.wait_for(
             self.room.local_participant.publish_track(track, options), timeout_s
         )
-        self.joined_at = time.monotonic()
-        return self
 
     async def say(
         self,
