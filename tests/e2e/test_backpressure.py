@@ -62,9 +62,10 @@ async def test_two_workers_of_capacity_two_take_four_of_five_calls(
                 # e2e test of a fresh checkout, its workers' first sessions stall the loop
                 # (cold imports), which the overload guard may answer by refusing a call. The
                 # guard has its own test (test_overload_guard.py); here it only refuses a loop
-                # that is really stuck
+                # that is really stuck, and never for the host's CPU
                 "OPENRTC_OVERLOAD_LOOP_LAG_MS": "1000",
                 "OPENRTC_OVERLOAD_LOOP_BUSY": "0.95",
+                "OPENRTC_OVERLOAD_HOST_CPU": "0",
             },
         )
         for i in range(2)

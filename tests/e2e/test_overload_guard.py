@@ -10,8 +10,8 @@ third call is served.
 
 In hybrid isolation the hog runs on a session host's loop while the worker's own stays idle:
 the host reports its figures and the worker refuses all the same. One host, so the next call
-would go to the hog's host (with two, it would go to the idle one, and be served). Hybrid
-isolation also refuses while the host's cores are full, with no loop lagging.
+would go to the hog's host (with two, it would go to the idle one, and be served). A worker
+also refuses while the host's cores are full, with no loop lagging, in either mode.
 """
 
 from __future__ import annotations
@@ -176,20 +176,22 @@ async def test_overloaded_worker_refuses_then_recovers(
 BURNER = "while True: pass"
 
 
-async def test_hybrid_worker_refuses_while_the_hosts_cores_are_full(
-    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path
+@pytest.mark.parametrize("isolation", ["coroutine", "hybrid"])
+async def test_a_worker_refuses_while_the_hosts_cores_are_full(
+    livekit_server: LocalLiveKitServer, livekit_admin: ServerAdmin, tmp_path: Path, isolation: str
 ) -> None:
-    """Hybrid isolation turns the host CPU limit on by itself: its sessions run in processes on
-    every core, so its loops can look idle while the cores are full. Here the cores are filled
-    by one busy process per core (as an offline TTS's subprocesses fill them), the loops stay
-    quiet, and a call is refused until the cores are free again; nothing sets
+    """The host CPU limit is on by default in every mode: a session's media threads run on the
+    cores beside the loop (in hybrid, its sessions run in processes on every core), so the
+    loops can look idle while the cores are full. Here the cores are filled by one busy
+    process per core (as an offline TTS's subprocesses or other work fill them), the loops
+    stay quiet, and a call is refused until the cores are free again; nothing sets
     ``overload.host_cpu``."""
     app = tmp_path / "app.py"
     app.write_text(textwrap.dedent(APP), encoding="utf-8")
     worker = WorkerProcess(
         app,
         livekit_server,
-        *ISOLATION_ARGS["hybrid"],
+        *ISOLATION_ARGS[isolation],
         snapshot_file=tmp_path / "snapshot.json",
         env={
             "HOG_FLAG": str(tmp_path / "no-hog"),

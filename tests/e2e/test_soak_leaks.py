@@ -52,12 +52,14 @@ async def test_a_hundred_calls_leave_nothing_behind(
         str(AGENTS_DIR),
         *("--isolation", isolation, "--control-dir", str(control_dir)),
         snapshot_file=tmp_path / "snapshot.json",
-        # the lag signal off: on a shared 2-core machine a moment's CPU starvation makes the
-        # guard report the worker full, and LiveKit drops calls meanwhile; admission is
-        # tests/e2e/test_overload_guard.py's, this test counts what calls leave behind
+        # the lag and host CPU signals off: on a shared 2-core machine a moment's CPU
+        # starvation makes the guard report the worker full, and LiveKit drops calls
+        # meanwhile; admission is tests/e2e/test_overload_guard.py's, this test counts what
+        # calls leave behind
         env={
             "OPENRTC_DISABLE_PLUGINS": "openrtc-exporter-prometheus",
             "OPENRTC_OVERLOAD_LOOP_LAG_MS": "0",
+            "OPENRTC_OVERLOAD_HOST_CPU": "0",
         },
     )
     try:

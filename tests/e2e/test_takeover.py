@@ -48,6 +48,7 @@ ENV = {
     # about the handover, so the guard refuses only a loop that is really stuck
     "OPENRTC_OVERLOAD_LOOP_LAG_MS": "1000",
     "OPENRTC_OVERLOAD_LOOP_BUSY": "0.95",
+    "OPENRTC_OVERLOAD_HOST_CPU": "0",
 }
 
 

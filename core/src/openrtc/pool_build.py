@@ -52,7 +52,6 @@ def build_runtime(
         isolation=isolation.name,
         max_concurrent_sessions=settings["max_concurrent_sessions"],
         consecutive_failure_limit=settings["consecutive_failure_limit"],
-        spreads_over_cores=isolation.spreads_over_cores,
     )
     runtime = PoolRuntime(
         host=host,

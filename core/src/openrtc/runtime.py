@@ -75,10 +75,8 @@ class RuntimeState:
         max_concurrent_sessions: int,
         consecutive_failure_limit: int,
         on_failure_limit: Callable[[int], None] | None = None,
-        spreads_over_cores: bool = False,
     ) -> None:
         self.isolation = isolation
-        self.spreads_over_cores = spreads_over_cores
         self.max_concurrent_sessions = max_concurrent_sessions
         self.consecutive_failure_limit = consecutive_failure_limit
         self._on_failure_limit = on_failure_limit
@@ -252,7 +250,6 @@ class RuntimeState:
             starting_sessions=starting,
             health=self._health(),
             active_by_label=by_label,
-            sessions_spread_over_cores=self.spreads_over_cores,
         )
 
     def snapshot(self) -> RuntimeSnapshot:

@@ -155,10 +155,6 @@ class WorkerState:
     outside a worker, ``console``)."""
     active_by_label: Mapping[str, Mapping[str, int]] = attrs.field(factory=dict, hash=False)
     """Live sessions by label key, then value: ``{"tenant": {"acme": 2}}``."""
-    sessions_spread_over_cores: bool = False
-    """The isolation mode runs sessions in processes spread over the host's cores
-    (``IsolationMode.spreads_over_cores``): the worker's loop figures in ``health`` then
-    cover only part of what a call costs, and the host's CPU is its capacity."""
 
 
 @attrs.frozen
@@ -325,10 +321,6 @@ class IsolationMode:
     summary: str = ""
     prewarm_per_session: bool = False
     """True when each session runs in its own process and so pays prewarm itself."""
-    spreads_over_cores: bool = False
-    """True when sessions run in processes of their own, spread over the host's cores, rather
-    than on the worker's event loop: the host's CPU, not that loop, is then what runs out
-    first (``WorkerState.sessions_spread_over_cores``)."""
 
 
 @runtime_checkable

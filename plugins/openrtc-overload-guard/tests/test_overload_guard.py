@@ -127,38 +127,26 @@ def test_a_session_hosts_loop_is_priced_by_the_sessions_it_runs(pool: AgentPool)
     assert verdict.rejected_by == "overload"
 
 
-def test_host_cpu_is_off_unless_set_where_sessions_share_the_loop() -> None:
-    busy_host = state(2, health(host=0.99))
-    default = AgentPool()
-    default.add("dental", Dental)
-    assert default.check_job("r", state=busy_host).admitted
-    strict = AgentPool(plugin_settings={"overload.host_cpu": 0.9})
-    strict.add("dental", Dental)
-    assert strict.check_job("r", state=busy_host).rejected_by == "overload"
-
-
-def test_host_cpu_is_on_unless_set_where_sessions_spread_over_cores(pool: AgentPool) -> None:
-    # hybrid and process isolation: the loops stay quiet while the cores fill
-    spread = attrs.evolve(state(2, health(host=0.9)), sessions_spread_over_cores=True)
-    verdict = pool.check_job("r", state=spread)
+def test_host_cpu_refuses_by_default_in_every_mode(pool: AgentPool) -> None:
+    # the loop quiet, the host's cores nearly full (livekit's media threads, or other work)
+    verdict = pool.check_job("r", state=state(2, health(busy=0.1, host=0.9)))
     assert verdict.rejected_by == "overload"
     assert "host CPU 90% busy (limit overload.host_cpu=0.85)" in str(verdict.reason)
-    assert pool.check_job("r", state=attrs.evolve(spread, health=health(host=0.8))).admitted
-    # set explicitly, the setting wins either way
+    assert pool.check_job("r", state=state(2, health(busy=0.1, host=0.8))).admitted
+    # the setting wins either way
     for value, admitted in ((0, True), (0.95, True), (0.5, False)):
         chosen = AgentPool(plugin_settings={"overload.host_cpu": value})
         chosen.add("dental", Dental)
-        assert chosen.check_job("r", state=spread).admitted is admitted, value
+        assert chosen.check_job("r", state=state(2, health(host=0.9))).admitted is admitted
 
 
-def test_reported_load_counts_the_host_where_sessions_spread_over_cores(pool: AgentPool) -> None:
+def test_reported_load_counts_the_host(pool: AgentPool) -> None:
     from openrtc_overload_guard.guard import Limits, load
 
     limits = Limits.from_settings(pool.settings)
-    shared = state(2, health(busy=0.0, lag_p95=0.0, host=0.68))
-    assert load(shared, limits) < 0.1  # the loop figures only
-    spread = attrs.evolve(shared, sessions_spread_over_cores=True)
-    assert load(spread, limits) == pytest.approx(0.8)
+    assert load(state(2, health(busy=0.0, lag_p95=0.0, host=0.68)), limits) == pytest.approx(0.8)
+    off = Limits.from_settings(AgentPool(plugin_settings={"overload.host_cpu": 0}).settings)
+    assert load(state(2, health(busy=0.0, lag_p95=0.0, host=0.68)), off) < 0.1
 
 
 def test_a_limit_of_zero_turns_a_signal_off() -> None:
@@ -182,7 +170,7 @@ def test_the_worker_reports_itself_full_to_livekit_while_overloaded(pool: AgentP
     runtime = pool._runtime  # the load livekit asks the serving worker for
     runtime.state.measure_health(lambda: health(lag_p95=0.3))
     assert runtime.load() == 1.0
-    runtime.state.measure_health(lambda: health(busy=0.07))
+    runtime.state.measure_health(lambda: health(busy=0.07, host=0.05))
     assert runtime.load() == pytest.approx(0.1)
 
 

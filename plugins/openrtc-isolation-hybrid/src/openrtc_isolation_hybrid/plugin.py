@@ -55,6 +55,5 @@ def openrtc_isolation_modes(settings: Settings) -> list[IsolationMode]:
             name="hybrid",
             build_server=build_hybrid_server,
             summary="session hosts (one per core) run sessions as tasks; prewarm runs once",
-            spreads_over_cores=True,
         )
     ]

@@ -75,6 +75,5 @@ def openrtc_isolation_modes(settings: Settings) -> list[IsolationMode]:
             build_server=build_process_server,
             summary="one OS process per session (livekit's executor); per-session memory cap",
             prewarm_per_session=True,
-            spreads_over_cores=True,
         )
     ]

@@ -8,9 +8,9 @@ Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
   limit one stall must last about 0.55 s to refuse calls, and refuses them for 3 s; a loop
   falling behind stalls again within them and stays refused. (On the 10 s figure alone, one
   1 s stall kept the worker full for 10 s after its loop had recovered, and LiveKit dropped
-  every call meanwhile; on the 3 s figure alone, a 0.3 s stall refused calls.) On a
-  shared 2-core machine this is the signal that fires first: the loop thread is starved of the
-  CPU (other threads hold the GIL, other processes the cores) before it is busy itself;
+  every call meanwhile; on the 3 s figure alone, a 0.3 s stall refused calls.) The loop
+  thread is starved of the CPU (other threads hold the GIL, other processes the cores) before
+  it is busy itself, so this is the backstop for what the host CPU limit lets through;
 * loop-thread CPU: the loop's thread is the one thing a coroutine worker cannot spread over
   cores. The rule adds what the call asked for, and every call accepted in the last few
   seconds (still greeting, so not fully in the figure yet), will cost at the measured cost per
@@ -19,13 +19,14 @@ Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
   shows, and a call refused at dispatch can go to another worker, while one accepted and never
   greeted is lost.
   This is what makes the worker full before its loop falls behind, not after;
-* host CPU: the host's cores nearly all busy. On by default (``AUTO_HOST_CPU``) only where
-  the isolation mode spreads sessions over processes on every core (hybrid, process): their
-  loops are not the worker's, and measured at twice what a 2-core host carries, a hybrid
-  worker that priced calls by its hosts' loops alone ran its cores at 98 % and greeted at
-  p95 12.6 s, and with this limit 90 % and 5.0 s (docs/benchmarks/density.md). Where
-  sessions share the worker's loop, that loop's figures see them first, and a host CPU
-  limit would only let other work on a shared host refuse calls.
+* host CPU: the host's cores nearly all busy, in every isolation mode. A session costs the
+  worker about three times its loop-thread CPU in livekit's native threads (the Opus
+  encoder, the Rust runtime, WebRTC), which run on the other cores; those cores run out
+  before the loop thread does. Measured at twice what a 2-core host carries, a coroutine
+  worker whose loop thread was at most 32 % busy accepted 22 calls with the host at 99.7 %,
+  left 4 ungreeted and stalled for up to 2.1 s; with this limit it took 13 and greeted all
+  (docs/benchmarks/density.md). In hybrid and process isolation the loops the guard watches
+  are not even the ones the sessions run on.
 
 A worker that is not serving has no health figures; then nothing here refuses.
 """
@@ -35,10 +36,6 @@ from __future__ import annotations
 import attrs
 
 from openrtc.plugin import Settings, WorkerState, events
-
-AUTO_HOST_CPU = 0.85
-"""The host CPU limit where ``overload.host_cpu`` is left unset and sessions spread over the
-host's cores."""
 
 PRIOR_SESSION_COST = 0.02
 """Loop-thread CPU seconds per second one session is assumed to cost until live sessions
@@ -51,25 +48,16 @@ class Limits:
     """Refuse while the loop's lag p95 passes this (0: off)."""
     loop_busy: float
     """Refuse a call that would take the loop's thread past this share of one core (0: off)."""
-    host_cpu: float | None
-    """Refuse while this share of all the host's cores is busy (0: off; ``None``: unset, so
-    ``host_cpu_limit`` decides by where sessions run)."""
+    host_cpu: float
+    """Refuse while this share of all the host's cores is busy (0: off)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        unset = settings.source("overload.host_cpu") == "default"
         return cls(
             loop_lag_s=float(settings["overload.loop_lag_ms"]) / 1000.0,
             loop_busy=float(settings["overload.loop_busy"]),
-            host_cpu=None if unset else float(settings["overload.host_cpu"]),
+            host_cpu=float(settings["overload.host_cpu"]),
         )
-
-    def host_cpu_limit(self, state: WorkerState) -> float:
-        """The host CPU limit for this worker: the one set, else ``AUTO_HOST_CPU`` where its
-        sessions spread over the host's cores, else off."""
-        if self.host_cpu is not None:
-            return self.host_cpu
-        return AUTO_HOST_CPU if state.sessions_spread_over_cores else 0.0
 
 
 def lag_p95(health: events.WorkerHealth) -> float:
@@ -125,7 +113,7 @@ def overload_reason(state: WorkerState, limits: Limits) -> str | None:
                 f"one more would take it to about {after:.0%} (limit overload.loop_busy="
                 f"{limits.loop_busy:g}); add workers or lower max_concurrent_sessions"
             )
-    host_cpu = limits.host_cpu_limit(state)
+    host_cpu = limits.host_cpu
     if host_cpu > 0 and health.host_cpu is not None and health.host_cpu > host_cpu:
         return (
             f"overloaded: host CPU {health.host_cpu:.0%} busy (limit overload.host_cpu="
@@ -147,7 +135,6 @@ def load(state: WorkerState, limits: Limits) -> float | None:
         shares.append(lag_p95(health) / limits.loop_lag_s)
     if limits.loop_busy > 0:
         shares.append(predicted_busy(state, extra=0) / limits.loop_busy)
-    host_cpu = limits.host_cpu_limit(state)
-    if host_cpu > 0 and health.host_cpu is not None:
-        shares.append(health.host_cpu / host_cpu)
+    if limits.host_cpu > 0 and health.host_cpu is not None:
+        shares.append(health.host_cpu / limits.host_cpu)
     return min(max(shares), 1.0)

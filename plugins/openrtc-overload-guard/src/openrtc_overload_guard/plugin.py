@@ -7,7 +7,7 @@ import logging
 import threading
 
 from openrtc.plugin import AdmissionRequest, AdmissionRule, Setting, Settings, WorkerState, hookimpl
-from openrtc_overload_guard.guard import AUTO_HOST_CPU, Limits, load, overload_reason
+from openrtc_overload_guard.guard import Limits, load, overload_reason
 
 LOOP_LAG_MS = Setting(
     "overload.loop_lag_ms",
@@ -30,12 +30,11 @@ LOOP_BUSY = Setting(
 HOST_CPU = Setting(
     "overload.host_cpu",
     "float",
-    0.0,
-    "Refuse new calls while this share of all the host's cores is busy (0: off). Left unset it "
-    f"is {AUTO_HOST_CPU:g} where sessions run in processes spread over the cores (hybrid and "
-    "process isolation: the worker claims the host, and the host's CPU is what runs out), and "
-    "off where they share the worker's event loop (coroutine), whose own figures see them; "
-    "on a shared host other work would refuse calls the worker could carry.",
+    0.85,
+    "Refuse new calls while this share of all the host's cores is busy over the last 3 s "
+    "(0: off). A session's media threads run beside the event loop, on the other cores, and "
+    "those run out first. The figure is the whole host's (in a container, the node's): on a "
+    "host shared with other work, set it to 0 or higher.",
     minimum=0,
 )
 
