@@ -157,6 +157,16 @@ def alive_in_group(pgid: int) -> list[str]:
     return [line for line in shown.splitlines() if line.split()[1][0] != "Z"]
 
 
+async def kill_and_wait_for_its_group(first: WorkerProcess) -> float:
+    """SIGKILL the worker alone; seconds until nothing of its process group runs."""
+    os.kill(first.pid, signal.SIGKILL)
+    return await until(
+        lambda: not alive_in_group(first.pid),
+        ORPHANS_GONE_WITHIN_S,
+        f"still running after the worker was killed: {alive_in_group(first.pid)}",
+    )
+
+
 @pytest.mark.parametrize("isolation", ["process", "hybrid"])
 async def test_a_killed_worker_leaves_no_process_behind(
     livekit_server: LocalLiveKitServer,
@@ -178,12 +188,7 @@ async def test_a_killed_worker_leaves_no_process_behind(
         assert call.error is None, first.tail()
         started = alive_in_group(first.pid)
         assert len(started) > 1, started  # the worker and what it started for the call
-        os.kill(first.pid, signal.SIGKILL)
-        took = await until(
-            lambda: not alive_in_group(first.pid),
-            ORPHANS_GONE_WITHIN_S,
-            f"still running after the worker was killed: {alive_in_group(first.pid)}",
-        )
+        took = await kill_and_wait_for_its_group(first)
         print(f"{len(started) - 1} processes of the killed worker ended {took:.1f} s after it")
     finally:
         await call.end()
@@ -215,12 +220,7 @@ async def test_a_session_process_that_cannot_exit_ends_after_its_worker(
         await call.start()
         assert call.error is None, first.tail()
         await first.wait_for_line("left a thread running", 30)
-        os.kill(first.pid, signal.SIGKILL)
-        took = await until(
-            lambda: not alive_in_group(first.pid),
-            ORPHANS_GONE_WITHIN_S,
-            f"still running after the worker was killed: {alive_in_group(first.pid)}",
-        )
+        took = await kill_and_wait_for_its_group(first)
         print(f"the killed worker's processes ended {took:.1f} s after it")
         assert f"its worker {first.pid} exited" in first.tail(), first.tail()
     finally:

@@ -17,6 +17,8 @@ import select
 import threading
 import time
 
+from openrtc.control_socket import pid_alive
+
 GRACE_S = 5.0
 """How long a process may go on after its worker died. livekit's job process and a session
 host end their calls on their own within a fraction of a second of the pipe closing (0.2 s
@@ -63,20 +65,10 @@ def _wait_for_exit(pid: int) -> None:
         return  # gone already
     except (AttributeError, OSError):
         # not Linux, or a kernel before 5.3: look for the pid now and then
-        while _alive(pid):
+        while pid_alive(pid):
             time.sleep(POLL_S)
         return
     try:
         select.select([handle], [], [])
     finally:
         os.close(handle)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # another user's process has the pid now: the worker, ours, is gone
-    return True

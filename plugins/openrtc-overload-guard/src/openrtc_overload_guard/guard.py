@@ -20,7 +20,7 @@ Three signals, from ``WorkerState.health`` (the kernel's loop monitor):
   greeted is lost.
   This is what makes the worker full before its loop falls behind, not after;
 * host CPU: the host's cores nearly all busy, in every isolation mode. A session costs the
-  worker about three times its loop-thread CPU in livekit's native threads (the Opus
+  worker nearly twice its loop-thread CPU in livekit's native threads (the Opus
   encoder, the Rust runtime, WebRTC), which run on the other cores; those cores run out
   before the loop thread does. Measured at twice what a 2-core host carries, a coroutine
   worker whose loop thread was at most 32 % busy accepted 22 calls with the host at 99.7 %,
