@@ -69,6 +69,10 @@ def _wait_for_exit(pid: int) -> None:
             time.sleep(POLL_S)
         return
     try:
-        select.select([handle], [], [])
+        # poll, not select: a process that inherited many descriptors may hold this one
+        # above select's limit of 1024
+        waiting = select.poll()
+        waiting.register(handle, select.POLLIN)
+        waiting.poll()
     finally:
         os.close(handle)

@@ -4,6 +4,7 @@ the worker its job failed. tests/e2e/test_process_isolation.py runs it against a
 from __future__ import annotations
 
 import multiprocessing
+import os
 import socket
 import threading
 
@@ -61,7 +62,11 @@ def _job_that_succeeds() -> None:
 def test_a_job_process_exit_code_says_whether_its_job_failed(job: object, exit_code: int) -> None:
     # a real child process runs the target the way livekit's job processes do under openrtc;
     # fork keeps the test's module-level targets reachable without importing it by name
-    process = multiprocessing.get_context("fork").Process(target=run_job_process, args=(job,))
+    # the test process stands for the worker the job process watches (openrtc.orphan_exit)
+    worker_pid = os.getpid()
+    process = multiprocessing.get_context("fork").Process(
+        target=run_job_process, args=(worker_pid, job)
+    )
     process.start()
     process.join(timeout=30)
     assert process.exitcode == exit_code
