@@ -108,9 +108,7 @@ async def _call(
         if agent_identity is None:
             return  # no agent ever came: the caller hangs up (an agent that came stays watched)
         await release.wait()
-        result.agent_present_at_release = (
-            agent_identity is not None and agent_identity in caller.room.remote_participants
-        )
+        result.agent_present_at_release = agent_identity in caller.room.remote_participants
     finally:
         await caller.leave()
 

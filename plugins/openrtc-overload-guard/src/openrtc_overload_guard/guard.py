@@ -113,11 +113,10 @@ def overload_reason(state: WorkerState, limits: Limits) -> str | None:
                 f"one more would take it to about {after:.0%} (limit overload.loop_busy="
                 f"{limits.loop_busy:g}); add workers or lower max_concurrent_sessions"
             )
-    host_cpu = limits.host_cpu
-    if host_cpu > 0 and health.host_cpu is not None and health.host_cpu > host_cpu:
+    if limits.host_cpu > 0 and health.host_cpu is not None and health.host_cpu > limits.host_cpu:
         return (
             f"overloaded: host CPU {health.host_cpu:.0%} busy (limit overload.host_cpu="
-            f"{host_cpu:g}); add hosts or lower max_concurrent_sessions"
+            f"{limits.host_cpu:g}); add hosts or lower max_concurrent_sessions"
         )
     return None
 
